@@ -1,0 +1,51 @@
+"""Expected failures: each prints as one clear message with its own exit code."""
+
+from __future__ import annotations
+
+
+class SparkctlError(Exception):
+    """Base of every failure sparkctl expects and explains."""
+
+    exit_code = 1
+
+
+class ConfigError(SparkctlError):
+    """An inventory, recipe or template is invalid; nothing ran."""
+
+    exit_code = 2
+
+
+class LintError(SparkctlError):
+    """A recipe breaks a rule with severity error; `--force` overrides."""
+
+    exit_code = 3
+
+
+class TopologyError(ConfigError):
+    """The recipe and the chosen topology or nodes do not fit together."""
+
+
+class NotImplementedYet(SparkctlError):
+    """A command needs a part of sparkctl that does not exist yet."""
+
+    exit_code = 4
+
+
+class ExecutionError(SparkctlError):
+    """A step failed on a node; the message names node, phase, command and stderr."""
+
+    exit_code = 5
+
+
+class ConnectionFailed(ExecutionError):
+    """A node could not be reached over SSH."""
+
+
+class HostKeyError(ExecutionError):
+    """A node's SSH host key is unknown or changed."""
+
+
+class StateConflict(SparkctlError):
+    """The cluster runs something else, or another sparkctl holds the lock."""
+
+    exit_code = 6
