@@ -1,0 +1,350 @@
+"""Builds the simulated cluster's container image as a `docker save` tarball, without a docker daemon.
+
+Layer 1 is a Debian minbase rootfs with Python and Ray in /opt/venv (slow, cached by its own key);
+layer 2 is the vLLM stand-in (cheap). The archive is tagged with every recipe's `container:` value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import yaml
+
+RAY_VERSION = "2.60.0"
+SUITE = "bookworm"
+BASE_PACKAGES = "python3,python3-venv,procps,curl,ca-certificates,iproute2"
+ALWAYS_TAGS = ("vllm-node", "vllm-node-mxfp4")
+DEFAULT_CACHE = Path("/var/cache/sparkctl-sim")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+RECIPES_DIR = REPO_ROOT / "recipes"
+STANDIN_DIR = Path(__file__).resolve().parent / "standin"
+IMAGE_ENV = [
+    "PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    'RAY_OVERRIDE_RESOURCES={"GPU":1}',
+    "RAY_USAGE_STATS_ENABLED=0",
+    "PYTHONUNBUFFERED=1",
+]
+LAUNCHER = b"""#!/opt/venv/bin/python3
+import sys
+sys.path.insert(0, "/opt/standin")
+from vllm_standin import main
+sys.exit(main())
+"""
+LOCK_TIMEOUT_S = 1800
+KEEP_ARCHIVES = 3
+COMMAND_TIMEOUT_S = 1200
+
+
+def log(message: str) -> None:
+    """Print one progress line to stderr."""
+    print(f"[sim-image] {message}", file=sys.stderr, flush=True)
+
+
+def normalize_tag(tag: str) -> str:
+    """Return the tag with `:latest` added when it names no tag."""
+    return tag if ":" in tag.rsplit("/", 1)[-1] else f"{tag}:latest"
+
+
+def recipe_tags(recipes_dir: Path = RECIPES_DIR) -> list[str]:
+    """Collect every top-level `container:` value in the recipes, plus the always-present tags."""
+    tags = set(ALWAYS_TAGS)
+    for path in sorted(recipes_dir.glob("*.yaml")) if recipes_dir.is_dir() else []:
+        data = yaml.safe_load(path.read_text()) or {}
+        if isinstance(data, dict) and isinstance(data.get("container"), str):
+            tags.add(data["container"].strip())
+    return sorted(normalize_tag(tag) for tag in tags if tag)
+
+
+def standin_files() -> list[Path]:
+    """List the stand-in's source files in a stable order."""
+    return sorted(STANDIN_DIR.glob("*.py"))
+
+
+def sha256_bytes(*parts: bytes) -> str:
+    """Hash the parts, each length-prefixed so boundaries count."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(len(part).to_bytes(8, "big") + part)
+    return digest.hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    """Hash a file's bytes in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def base_key() -> str:
+    """Key of the base rootfs layer: what goes into it, not this file's other code."""
+    return sha256_bytes(b"base-v1", SUITE.encode(), BASE_PACKAGES.encode(), RAY_VERSION.encode())[:16]
+
+
+def archive_key(tags: list[str]) -> str:
+    """Key of the final archive: builder source, stand-in source, Ray version and tags."""
+    parts = [Path(__file__).read_bytes(), RAY_VERSION.encode(), "\n".join(tags).encode()]
+    parts += [p.name.encode() + b"\0" + p.read_bytes() for p in standin_files()]
+    return sha256_bytes(*parts)[:16]
+
+
+def debian_mirror() -> str:
+    """Read the Debian mirror URL from the host's apt sources."""
+    deb822 = Path("/etc/apt/sources.list.d/debian.sources")
+    if deb822.exists():
+        for uri in re.findall(r"^URIs:\s*(\S+)", deb822.read_text(), re.MULTILINE):
+            if "security" not in uri:
+                return uri
+    legacy = Path("/etc/apt/sources.list")
+    if legacy.exists():
+        for match in re.finditer(r"^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)", legacy.read_text(), re.MULTILINE):
+            if "security" not in match.group(1) and "security" not in match.group(2):
+                return match.group(1)
+    raise RuntimeError("no Debian mirror found in the host's apt sources")
+
+
+def run(cmd: list[str], **kwargs: object) -> None:
+    """Run a build command, bounded, failing loudly with its output."""
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S, **kwargs)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+
+
+def pip_download_args() -> list[str]:
+    """Pin the wheels to the image's Python when the host's differs."""
+    if sys.version_info[:2] == (3, 11):
+        return []
+    return ["--python-version", "3.11", "--only-binary=:all:", "--platform", "manylinux2014_x86_64"]
+
+
+def install_ray(rootfs: Path) -> None:
+    """Create /opt/venv in the rootfs and install Ray offline from wheels the host downloaded."""
+    wheels = rootfs / "wheels"
+    log(f"downloading ray=={RAY_VERSION} wheels on the host")
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            f"ray=={RAY_VERSION}",
+            "-d",
+            str(wheels),
+            *pip_download_args(),
+        ]
+    )
+    log("creating /opt/venv and installing Ray inside the rootfs")
+    run(["chroot", str(rootfs), "python3", "-m", "venv", "/opt/venv"])
+    run(
+        [
+            "chroot",
+            str(rootfs),
+            "/opt/venv/bin/pip",
+            "install",
+            "-q",
+            "--no-index",
+            "--no-cache-dir",
+            "--find-links",
+            "/wheels",
+            f"ray=={RAY_VERSION}",
+        ]
+    )
+    shutil.rmtree(wheels)
+
+
+def slim_rootfs(rootfs: Path) -> None:
+    """Drop apt caches and bytecode caches the image does not need."""
+    for pattern in ("var/cache/apt/archives/*.deb", "var/lib/apt/lists/*", "root/.cache"):
+        for path in rootfs.glob(pattern):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+
+
+def build_base_layer(layer: Path) -> None:
+    """Debootstrap a rootfs, add Python and Ray, and pack it as an uncompressed layer tar."""
+    rootfs = layer.parent / f"rootfs-{os.getpid()}"
+    shutil.rmtree(rootfs, ignore_errors=True)
+    started = time.monotonic()
+    try:
+        log(f"debootstrap {SUITE} minbase into {rootfs} (about a minute)")
+        run(
+            [
+                "debootstrap",
+                "--variant=minbase",
+                f"--include={BASE_PACKAGES}",
+                SUITE,
+                str(rootfs),
+                debian_mirror(),
+            ]
+        )
+        install_ray(rootfs)
+        slim_rootfs(rootfs)
+        log("packing the base layer")
+        partial = layer.with_suffix(".partial")
+        entries = sorted(os.listdir(rootfs))
+        run(["tar", "-C", str(rootfs), "--numeric-owner", "--xattrs", "-cf", str(partial), "--", *entries])
+        os.replace(partial, layer)
+    finally:
+        shutil.rmtree(rootfs, ignore_errors=True)
+    log(f"base layer built in {time.monotonic() - started:.0f} s ({layer.stat().st_size >> 20} MiB)")
+
+
+def add_member(archive: tarfile.TarFile, name: str, data: bytes | None, mode: int) -> None:
+    """Add a file (or a directory when data is None) with fixed ownership and time."""
+    info = tarfile.TarInfo(name)
+    info.mode, info.mtime, info.uid, info.gid = mode, 0, 0, 0
+    if data is None:
+        info.type = tarfile.DIRTYPE
+        archive.addfile(info)
+    else:
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+
+
+def standin_layer_bytes() -> bytes:
+    """Pack the stand-in into /opt/standin and its launcher into /usr/local/bin/vllm."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
+        for directory in ("opt", "opt/standin", "usr", "usr/local", "usr/local/bin"):
+            add_member(archive, directory, None, 0o755)
+        for path in standin_files():
+            add_member(archive, f"opt/standin/{path.name}", path.read_bytes(), 0o644)
+        add_member(archive, "usr/local/bin/vllm", LAUNCHER, 0o755)
+    return buffer.getvalue()
+
+
+def image_config(diff_ids: list[str]) -> bytes:
+    """The image config JSON: platform, environment and the layers' diff IDs."""
+    config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "created": "2025-01-01T00:00:00Z",
+        "config": {"Env": IMAGE_ENV, "WorkingDir": "/"},
+        "rootfs": {"type": "layers", "diff_ids": [f"sha256:{d}" for d in diff_ids]},
+        "history": [
+            {"created_by": "sparkctl sim base (debootstrap + ray)"},
+            {"created_by": "sparkctl sim vllm stand-in"},
+        ],
+    }
+    return json.dumps(config, sort_keys=True).encode()
+
+
+def add_file_member(archive: tarfile.TarFile, name: str, path: Path) -> None:
+    """Stream a large file from disk into the archive."""
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = path.stat().st_size, 0o644, 0
+    with path.open("rb") as handle:
+        archive.addfile(info, handle)
+
+
+def write_archive(out: Path, base_layer: Path, base_diff: str, tags: list[str]) -> None:
+    """Write the docker-save archive: manifest.json, config and both layers."""
+    top = standin_layer_bytes()
+    top_diff = hashlib.sha256(top).hexdigest()
+    config = image_config([base_diff, top_diff])
+    config_name = f"{hashlib.sha256(config).hexdigest()}.json"
+    manifest = [
+        {
+            "Config": config_name,
+            "RepoTags": tags,
+            "Layers": [f"{base_diff}/layer.tar", f"{top_diff}/layer.tar"],
+        }
+    ]
+    partial = out.with_suffix(".partial")
+    with tarfile.open(partial, mode="w", format=tarfile.GNU_FORMAT) as archive:
+        for diff in (base_diff, top_diff):
+            add_member(archive, diff, None, 0o755)
+            add_member(archive, f"{diff}/VERSION", b"1.0", 0o644)
+        add_file_member(archive, f"{base_diff}/layer.tar", base_layer)
+        add_member(archive, f"{top_diff}/layer.tar", top, 0o644)
+        add_member(archive, config_name, config, 0o644)
+        add_member(archive, "manifest.json", json.dumps(manifest).encode(), 0o644)
+    os.replace(partial, out)
+
+
+def cached_base_layer(cache_dir: Path) -> tuple[Path, str]:
+    """Return the base layer and its diff ID, building it once per base key."""
+    layer = cache_dir / f"base-{base_key()}.tar"
+    digest_file = layer.with_suffix(".sha256")
+    if not (layer.exists() and digest_file.exists()):
+        build_base_layer(layer)
+        digest_file.write_text(sha256_file(layer))
+    return layer, digest_file.read_text().strip()
+
+
+def prune(cache_dir: Path, pattern: str, keep_names: set[str]) -> None:
+    """Keep the cache bounded: delete all but the newest few matching files."""
+    files = sorted(cache_dir.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
+    for stale in files[KEEP_ARCHIVES:]:
+        if stale.name not in keep_names:
+            stale.unlink(missing_ok=True)
+            stale.with_suffix(".sha256").unlink(missing_ok=True)
+
+
+class CacheLock:
+    """An exclusive flock on the cache directory, waited for with a deadline."""
+
+    def __init__(self, cache_dir: Path) -> None:
+        self.handle = (cache_dir / ".lock").open("a")
+
+    def __enter__(self) -> CacheLock:
+        deadline = time.monotonic() + LOCK_TIMEOUT_S
+        while True:
+            try:
+                fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return self
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("another image build holds the cache lock") from None
+                time.sleep(0.5)
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
+
+
+def ensure_image(cache_dir: Path = DEFAULT_CACHE) -> Path:
+    """Return a cached docker-save tarball of the sim image, building whatever is stale."""
+    tags = recipe_tags()
+    out = cache_dir / f"sim-image-{archive_key(tags)}.tar"
+    if out.exists():
+        return out
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with CacheLock(cache_dir):
+        if out.exists():
+            return out
+        base_layer, base_diff = cached_base_layer(cache_dir)
+        log(f"writing {out.name} with tags {', '.join(tags)}")
+        write_archive(out, base_layer, base_diff, tags)
+        prune(cache_dir, "sim-image-*.tar", {out.name})
+        prune(cache_dir, "base-*.tar", {base_layer.name})
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build (or reuse) the image and print the tarball's path."""
+    parser = argparse.ArgumentParser(prog="python -m tests.sim.image", description=__doc__)
+    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
+    args = parser.parse_args(argv)
+    print(ensure_image(args.cache_dir))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
