@@ -1,0 +1,84 @@
+"""The images loaded into every node's engine: a tiny busybox image of ours plus the project image."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tarfile
+from pathlib import Path
+
+BUSYBOX = Path("/bin/busybox")
+BUSYBOX_TAG = "sim-busybox:latest"
+CACHE_DIR = Path(os.environ.get("SPARKCTL_SIM_CACHE", "/var/cache/sparkctl-sim"))
+APPLETS = ("sh", "ls", "cat", "echo", "sleep", "httpd", "wget", "hostname", "ip", "ps", "nc", "true", "env")
+
+
+def image_tarballs(cache_dir: Path = CACHE_DIR) -> list[Path]:
+    """docker-save tarballs to load into each node: ours (busybox) and the project's (tests.sim.image)."""
+    from tests.sim.image import (
+        ensure_image,  # imported late: building it may be slow and is not needed otherwise
+    )
+
+    return [busybox_tarball(cache_dir), ensure_image(cache_dir)]
+
+
+def busybox_tarball(cache_dir: Path) -> Path:
+    """A FROM-scratch image holding busybox-static, built in Python and cached by content."""
+    binary = BUSYBOX.read_bytes()
+    digest = hashlib.sha256(binary + ",".join(APPLETS).encode()).hexdigest()[:16]
+    out = cache_dir / f"sim-busybox-{digest}.tar"
+    if not out.exists():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_bytes(_save_archive(_layer(binary)))
+        tmp.replace(out)
+    return out
+
+
+def _layer(binary: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as layer:
+        _add(layer, "bin", None, 0o755)
+        _add(layer, "bin/busybox", binary, 0o755)
+        for applet in APPLETS:
+            link = tarfile.TarInfo(f"bin/{applet}")
+            link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+            layer.addfile(link)
+        for directory in ("tmp", "www", "etc", "proc", "sys", "dev"):
+            _add(layer, directory, None, 0o1777 if directory == "tmp" else 0o755)
+        _add(layer, "www/index.html", b"sim-busybox\n", 0o644)
+    return buffer.getvalue()
+
+
+def _add(archive: tarfile.TarFile, name: str, data: bytes | None, mode: int) -> None:
+    info = tarfile.TarInfo(name)
+    info.mode = mode
+    if data is None:
+        info.type = tarfile.DIRTYPE
+        archive.addfile(info)
+    else:
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+
+
+def _save_archive(layer: bytes) -> bytes:
+    diff_id = "sha256:" + hashlib.sha256(layer).hexdigest()
+    config = json.dumps(
+        {
+            "architecture": "amd64" if os.uname().machine == "x86_64" else "arm64",
+            "os": "linux",
+            "config": {"Env": ["PATH=/bin"], "Cmd": ["/bin/sh"]},
+            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        }
+    ).encode()
+    config_name = hashlib.sha256(config).hexdigest() + ".json"
+    manifest = json.dumps([{"Config": config_name, "RepoTags": [BUSYBOX_TAG], "Layers": ["layer/layer.tar"]}])
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        _add(archive, "layer", None, 0o755)
+        _add(archive, "layer/layer.tar", layer, 0o644)
+        _add(archive, config_name, config, 0o644)
+        _add(archive, "manifest.json", manifest.encode(), 0o644)
+    return buffer.getvalue()
