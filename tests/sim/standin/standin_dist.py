@@ -80,13 +80,27 @@ def placement_strategy() -> str:
     return options.get("strategy", "PACK")
 
 
+def driver_ip() -> dict[str, str]:
+    """Pin the driver to VLLM_HOST_IP, as vLLM does, so Ray need not probe outside to find its address."""
+    host_ip = os.environ.get("VLLM_HOST_IP")
+    return {"_node_ip_address": host_ip} if host_ip else {}
+
+
 def place_on_ray(world: int) -> object:
     """Join the node's Ray cluster, check its GPUs, reserve them and start one worker per GPU."""
-    import ray
+    try:
+        import ray
+    except ImportError as error:
+        fail(
+            "ray_utils.py:58",
+            "ImportError",
+            f"Ray is not installed ({error}); the ray backend needs it.",
+            ["executor/ray_utils.py:assert_ray_available"],
+        )
 
     log("ray_utils.py:339", "Connecting to existing Ray cluster at address: auto")
     try:
-        ray.init(address="auto", logging_level="WARNING", log_to_driver=False)
+        ray.init(address="auto", logging_level="WARNING", log_to_driver=False, **driver_ip())
     except (ConnectionError, RuntimeError) as error:
         fail(
             "ray_utils.py:339",

@@ -1,0 +1,320 @@
+"""The vLLM stand-in on loopback: flags, OpenAI API shape, timing ground truth and fault modes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import openai
+import pytest
+
+pytestmark = pytest.mark.integration
+
+STANDIN = Path(__file__).resolve().parents[1] / "sim" / "standin" / "vllm_standin.py"
+MODEL = "openai/gpt-oss-120b"
+READY_TIMEOUT_S = 15.0
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def http_status(url: str, timeout: float = 1.0) -> int | None:
+    """The HTTP status of a GET, or None when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return None
+
+
+@dataclass
+class Standin:
+    """A running stand-in process and where it listens."""
+
+    process: subprocess.Popen
+    port: int
+    log: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def client(self, api_key: str = "EMPTY") -> openai.OpenAI:
+        return openai.OpenAI(base_url=f"{self.base_url}/v1", api_key=api_key, max_retries=0, timeout=20)
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if http_status(f"{self.base_url}/health") == 200:
+                return
+            assert self.process.poll() is None, f"stand-in exited early:\n{self.output()}"
+            time.sleep(0.05)
+        raise AssertionError(f"stand-in not ready within {timeout} s:\n{self.output()}")
+
+    def wait_exit(self, timeout: float) -> int:
+        return self.process.wait(timeout=timeout)
+
+
+@pytest.fixture
+def launch(tmp_path: Path) -> Iterator[Callable[..., Standin]]:
+    """Start stand-ins (`launch(*flags, **env)`); each is killed by its PID afterwards."""
+    started: list[Standin] = []
+
+    def start(*flags: str, **env: str) -> Standin:
+        port = free_port()
+        log = tmp_path / f"standin-{port}.log"
+        environ = {**os.environ, "VLLM_STANDIN_LOAD_SECONDS": "0.2", **env}
+        argv = [
+            sys.executable,
+            str(STANDIN),
+            "serve",
+            MODEL,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            *flags,
+        ]
+        with log.open("wb") as out:
+            process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=environ)
+        started.append(Standin(process, port, log))
+        return started[-1]
+
+    yield start
+    for standin in started:
+        if standin.process.poll() is None:
+            os.kill(standin.process.pid, signal.SIGKILL)
+        standin.process.wait(timeout=10)
+
+
+@pytest.fixture
+def ready(launch: Callable[..., Standin]) -> Standin:
+    """One stand-in, ready, serving under a second name too."""
+    standin = launch("--served-model-name", "gpt-oss", "--max-model-len=4096")
+    standin.wait_ready()
+    return standin
+
+
+def chat_stream(client: openai.OpenAI, prompt: str, max_tokens: int) -> tuple[float, list[float], list]:
+    """Stream a chat; return the time to the first chunk, each content chunk's time, and all chunks."""
+    started = time.monotonic()
+    stream = client.chat.completions.create(
+        model="gpt-oss",
+        messages=[{"role": "user", "content": prompt}],
+        max_tokens=max_tokens,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks, content_times, first = [], [], None
+    for chunk in stream:
+        now = time.monotonic() - started
+        first = now if first is None else first
+        chunks.append(chunk)
+        if chunk.choices and chunk.choices[0].delta.content:
+            content_times.append(now)
+    return first or 0.0, content_times, chunks
+
+
+def test_models_lists_served_name_and_context(ready: Standin) -> None:
+    models = ready.client().models.list().data
+    assert [m.id for m in models] == ["gpt-oss"]
+    assert models[0].model_extra["max_model_len"] == 4096
+
+
+def test_chat_whole_and_streamed(ready: Standin) -> None:
+    client = ready.client()
+    whole = client.chat.completions.create(
+        model="gpt-oss", messages=[{"role": "user", "content": "Hi, you!"}], max_tokens=5
+    )
+    assert whole.usage.prompt_tokens == 4 and whole.usage.completion_tokens == 5
+    assert len(whole.choices[0].message.content.split()) == 5 and whole.choices[0].finish_reason == "length"
+    _, content_times, chunks = chat_stream(client, "one two three", 7)
+    assert len(content_times) == 7
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 7
+    assert chunks[-1].usage.prompt_tokens == 3
+
+
+def test_completions_whole_and_streamed(ready: Standin) -> None:
+    client = ready.client()
+    whole = client.completions.create(model="gpt-oss", prompt="a b c d", max_tokens=3)
+    assert whole.usage.prompt_tokens == 4 and whole.usage.completion_tokens == 3
+    stream = client.completions.create(
+        model="gpt-oss", prompt="a b", max_tokens=4, stream=True, stream_options={"include_usage": True}
+    )
+    chunks = list(stream)
+    assert "".join(c.choices[0].text for c in chunks if c.choices).split() == whole.choices[
+        0
+    ].text.split() + ["cluster"]
+    assert chunks[-1].usage.total_tokens == 6
+
+
+def test_request_errors_are_vllm_shaped(ready: Standin) -> None:
+    client = ready.client()
+    with pytest.raises(openai.NotFoundError):
+        client.completions.create(model="other", prompt="x", max_tokens=1)
+    with pytest.raises(openai.BadRequestError, match="maximum context length is 4096"):
+        client.completions.create(model="gpt-oss", prompt="x " * 4000, max_tokens=200)
+
+
+def test_prefill_and_decode_timing(launch: Callable[..., Standin]) -> None:
+    standin = launch(
+        "--served-model-name", "gpt-oss", VLLM_STANDIN_PREFILL_TPS="2000", VLLM_STANDIN_DECODE_TPS="50"
+    )
+    standin.wait_ready()
+    prompt = "word " * 600
+    first, content_times, _ = chat_stream(standin.client(), prompt, 20)
+    assert first == pytest.approx(0.3, abs=0.1)
+    assert content_times[-1] - content_times[0] == pytest.approx(19 / 50, abs=0.08)
+
+
+def test_concurrent_requests_overlap(ready: Standin) -> None:
+    durations: list[float] = []
+
+    def one() -> None:
+        started = time.monotonic()
+        chat_stream(ready.client(), "hello", 20)
+        durations.append(time.monotonic() - started)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=one) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert len(durations) == 4
+    assert time.monotonic() - started < 2 * max(durations)
+
+
+def test_api_key_enforced(launch: Callable[..., Standin]) -> None:
+    standin = launch("--api-key", "s3cret")
+    standin.wait_ready()
+    with pytest.raises(openai.AuthenticationError):
+        standin.client("wrong").models.list()
+    assert standin.client("s3cret").models.list().data[0].id == MODEL
+
+
+def test_hits_file_counts_completions(launch: Callable[..., Standin], tmp_path: Path) -> None:
+    hits = tmp_path / "hits"
+    standin = launch(VLLM_STANDIN_HITS_FILE=str(hits))
+    standin.wait_ready()
+    for _ in range(3):
+        standin.client().completions.create(model=MODEL, prompt="x", max_tokens=1)
+    assert len(hits.read_text().splitlines()) == 3
+
+
+def test_logs_like_vllm_and_stops_on_sigterm(ready: Standin) -> None:
+    os.kill(ready.process.pid, signal.SIGTERM)
+    assert ready.wait_exit(10) == 0
+    out = ready.output()
+    for line in (
+        "vLLM API server version",
+        "Starting to load model",
+        "Starting vLLM API server 0 on",
+        "Application startup complete.",
+        "Shutting down",
+    ):
+        assert line in out
+    assert out.splitlines()[0].startswith("INFO ") and "[__init__.py:" in out.splitlines()[0]
+
+
+def test_unknown_flag_rejected_like_argparse(launch: Callable[..., Standin]) -> None:
+    standin = launch("--foo", "1")
+    assert standin.wait_exit(10) == 2
+    assert "vllm serve: error: unrecognized arguments: --foo" in standin.output()
+
+
+def test_real_flags_accepted(launch: Callable[..., Standin]) -> None:
+    standin = launch(
+        "-tp",
+        "1",
+        "--pipeline-parallel-size=1",
+        "--gpu-memory-utilization",
+        "0.7",
+        "--enforce-eager",
+        "--no-enable-prefix-caching",
+        "--quantization",
+        "mxfp4",
+        "--mxfp4-layers",
+        "moe,qkv,o",
+        "--kv-cache-dtype",
+        "fp8",
+        "--max_num_seqs",
+        "16",
+        "--enable-auto-tool-choice",
+        "--tool-call-parser",
+        "openai",
+        "--reasoning-parser",
+        "qwen3",
+        "--speculative-config",
+        '{"method": "ngram"}',
+        "-O",
+        "3",
+        "--async-scheduling",
+    )
+    standin.wait_ready()
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["-tp", "2"],
+        ["-tp", "2", "--distributed-executor-backend", "mp"],
+        ["-pp", "2", "--distributed-executor-backend", "ray"],
+    ],
+)
+def test_two_gpus_without_ray_fail(launch: Callable[..., Standin], flags: list[str]) -> None:
+    standin = launch(*flags)
+    assert standin.wait_exit(10) == 1
+    assert "Error" in standin.output() and "Application startup complete" not in standin.output()
+
+
+def test_crash_during_load(launch: Callable[..., Standin]) -> None:
+    standin = launch(VLLM_STANDIN_FAULT="crash-during-load", VLLM_STANDIN_LOAD_SECONDS="1")
+    assert standin.wait_exit(10) == 1
+    assert "Traceback (most recent call last)" in standin.output()
+    assert "CUDA out of memory" in standin.output()
+
+
+def test_crash_after_serving(launch: Callable[..., Standin]) -> None:
+    standin = launch(VLLM_STANDIN_FAULT="crash-after:1.5")
+    standin.wait_ready()
+    assert standin.wait_exit(10) == 1
+    assert "EngineDeadError" in standin.output()
+
+
+def test_never_ready_keeps_port_closed(launch: Callable[..., Standin]) -> None:
+    standin = launch(VLLM_STANDIN_FAULT="never-ready")
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        assert http_status(f"{standin.base_url}/health", timeout=0.3) is None
+        time.sleep(0.2)
+    assert standin.process.poll() is None and "Starting to load model" in standin.output()
+
+
+def test_slow_start_opens_port_late(launch: Callable[..., Standin]) -> None:
+    started = time.monotonic()
+    standin = launch(VLLM_STANDIN_FAULT="slow-start:2")
+    time.sleep(1)
+    assert http_status(f"{standin.base_url}/health") is None
+    standin.wait_ready()
+    assert time.monotonic() - started == pytest.approx(2.2, abs=0.8)
