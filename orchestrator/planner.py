@@ -12,7 +12,7 @@ from orchestrator.recipe import Recipe
 from orchestrator.templates import render
 from orchestrator.topology import Layout, Role, Topology
 
-GO_JSON = "{{json .}}"
+GO_STATUS = '{"name":{{json .Name}},"state":{{json .State.Status}},"labels":{{json .Config.Labels}}}'
 READY_DEADLINE = 20 * 60.0
 GATE_DEADLINE = 180.0
 
@@ -157,6 +157,6 @@ def plan_teardown(nodes: tuple[Node, ...], deployment_id: str | None = None,
 
 def plan_status(nodes: tuple[Node, ...], templates_dir: str | None = None) -> Plan:
     """Read every sparkctl container's labels and state from the nodes."""
-    script = render("status", templates_dir, filter=f"label={LABEL}", go_json=GO_JSON)
+    script = render("status", templates_dir, filter=f"label={LABEL}", go_format=GO_STATUS)
     steps = tuple(Step(n.name, "list sparkctl containers", script, 30) for n in nodes)
     return Plan(action="status", phases=(Phase("status", "Status", steps),))

@@ -1,0 +1,183 @@
+"""The click commands: parse, then hand over to app/operations. Imports stay lazy for a fast --help."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+TOPOLOGIES = click.Choice(["solo", "cluster", "replicas"])
+
+
+def _settings(ctx: click.Context):
+    return ctx.obj
+
+
+def _up_options(func):
+    """Options shared by `up` and `plan`."""
+    for decorator in reversed([
+        click.argument("topology", type=TOPOLOGIES),
+        click.argument("recipe"),
+        click.option("--nodes", help="Comma-separated node names (default: the first nodes the recipe needs)."),
+        click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a vLLM arg of the recipe."),
+        click.option("-e", "--env", "env", multiple=True, metavar="KEY[=VAL]",
+                     help="Container env; '-e NAME' forwards NAME from this shell as a secret."),
+        click.option("--force", is_flag=True, help="Launch even if the recipe breaks lint rules."),
+    ]):
+        func = decorator(func)
+    return func
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--inventory", "-i", envvar="SPARKCTL_INVENTORY", help="Inventory file (default ./inventory.yaml).")
+@click.option("--recipes-dir", help="Look for recipes here first.")
+@click.option("--templates-dir", help="Override the built-in shell templates with copies here.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.version_option(package_name="sparkctl")
+@click.pass_context
+def cli(ctx: click.Context, inventory, recipes_dir, templates_dir, as_json, debug):
+    """Run vLLM on DGX Spark boxes from recipes: solo, cluster (Ray) or replicas."""
+    from orchestrator.app import Settings
+
+    ctx.obj = Settings(inventory, recipes_dir, templates_dir, as_json, debug)
+
+
+@cli.command()
+@_up_options
+@click.option("--dry-run", is_flag=True, help="Print the plan; connect to nothing.")
+@click.option("--replace", is_flag=True, help="Tear down a different running deployment first.")
+@click.option("--keep-on-failure", is_flag=True, help="Leave containers for inspection when up fails.")
+@click.option("--timeout", type=float, default=1200.0, show_default=True, help="Readiness deadline, seconds.")
+@click.pass_context
+def up(ctx, topology, recipe, nodes, sets, env, force, dry_run, replace, keep_on_failure, timeout):
+    """Bring RECIPE up as solo, cluster or replicas."""
+    from orchestrator import operations
+
+    request = operations.prepare(_settings(ctx), topology, recipe, nodes, sets, env, force)
+    if dry_run:
+        operations.show_plan(_settings(ctx), request, timeout)
+        return
+    operations.up(_settings(ctx), request, replace=replace, keep_on_failure=keep_on_failure, timeout=timeout)
+
+
+@cli.command()
+@_up_options
+@click.pass_context
+def plan(ctx, topology, recipe, nodes, sets, env, force):
+    """Print every phase and every node's exact commands (a dry run)."""
+    from orchestrator import operations
+
+    request = operations.prepare(_settings(ctx), topology, recipe, nodes, sets, env, force)
+    operations.show_plan(_settings(ctx), request, 1200.0)
+
+
+@cli.command()
+@click.option("--nodes", help="Only these nodes (default: every inventory node).")
+@click.pass_context
+def down(ctx, nodes):
+    """Remove sparkctl's containers from every node and verify none survive."""
+    from orchestrator import operations
+
+    operations.down(_settings(ctx), nodes)
+
+
+@cli.command("drop-caches")
+@click.option("--all", "all_nodes", is_flag=True, help="Every inventory node.")
+@click.option("--nodes", help="Comma-separated node names.")
+@click.pass_context
+def drop_caches(ctx, all_nodes, nodes):
+    """Drop the page cache on nodes, showing MemAvailable before and after."""
+    from orchestrator import operations
+
+    operations.drop_caches(_settings(ctx), nodes, all_nodes)
+
+
+@cli.command()
+@click.pass_context
+def status(ctx):
+    """Show what runs on each node, read from the nodes themselves."""
+    from orchestrator import operations
+
+    operations.status(_settings(ctx))
+
+
+@cli.command()
+@click.option("--node", help="Only this node.")
+@click.option("-f", "--follow", is_flag=True, help="Keep streaming; Ctrl-C detaches.")
+@click.option("--tail", type=int, default=100, show_default=True, help="Lines from the end.")
+@click.pass_context
+def logs(ctx, node, follow, tail):
+    """Show the containers' logs, each line prefixed with its node."""
+    from orchestrator import operations
+
+    operations.logs(_settings(ctx), node, follow, tail)
+
+
+@cli.group()
+def recipes():
+    """List, show, compare and lint recipes."""
+
+
+@recipes.command("list")
+@click.pass_context
+def recipes_list(ctx):
+    """Every recipe on the search path."""
+    from orchestrator import catalog
+
+    catalog.list_recipes(_settings(ctx.parent))
+
+
+@recipes.command("show")
+@click.argument("name")
+@click.pass_context
+def recipes_show(ctx, name):
+    """The fully resolved recipe NAME."""
+    from orchestrator import catalog
+
+    catalog.show_recipe(_settings(ctx.parent), name)
+
+
+@recipes.command("diff")
+@click.argument("first")
+@click.argument("second")
+@click.pass_context
+def recipes_diff(ctx, first, second):
+    """The resolved keys that differ between two recipes."""
+    from orchestrator import catalog
+
+    catalog.diff_recipes(_settings(ctx.parent), first, second)
+
+
+@recipes.command("lint")
+@click.argument("names", nargs=-1)
+@click.pass_context
+def recipes_lint(ctx, names):
+    """Check recipes against Spark's known gotchas (all when no NAME)."""
+    from orchestrator import catalog
+
+    catalog.lint_recipes(_settings(ctx.parent), names)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: one error boundary turning SparkctlError into a clear message and exit code."""
+    try:
+        cli.main(args=argv, prog_name="sparkctl", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # noqa: BLE001 - the one boundary that turns failures into messages
+        sys.exit(_report(exc, argv))
+
+
+def _report(exc: Exception, argv: list[str] | None) -> int:
+    from orchestrator.errors import SparkctlError
+
+    args = sys.argv[1:] if argv is None else argv
+    if isinstance(exc, SparkctlError) and "--debug" not in args:
+        click.echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    raise exc

@@ -1,0 +1,80 @@
+"""Readiness: the container is running, /health is 200, /v1/models lists the name, one token comes back."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+
+from orchestrator.errors import ExecutionError
+from orchestrator.inventory import Node
+from orchestrator.plan import Readiness, Step
+from orchestrator.transport import Transport
+
+HTTP_TIMEOUT = 5.0
+
+
+def http_json(url: str, body: dict | None = None, api_key: str | None = None, timeout: float = HTTP_TIMEOUT):
+    """GET (or POST body) and decode JSON; raises OSError/ValueError on failure."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method="POST" if body is not None else "GET")
+    request.add_header("Content-Type", "application/json")
+    if api_key:
+        request.add_header("Authorization", f"Bearer {api_key}")
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        raw = response.read()
+    return json.loads(raw) if raw else {}
+
+
+def server_answers(ready: Readiness, api_key: str | None = None) -> str | None:
+    """None when the server is fully ready, else what is still missing."""
+    try:
+        http_json(f"{ready.base_url}/health", api_key=api_key)
+    except (OSError, ValueError) as exc:
+        return f"/health not answering yet ({_short(exc)})"
+    try:
+        models = http_json(f"{ready.base_url}/v1/models", api_key=api_key)
+    except (OSError, ValueError) as exc:
+        return f"/v1/models not answering ({_short(exc)})"
+    names = [m.get("id") for m in models.get("data", [])]
+    if ready.served_name not in names:
+        return f"/v1/models lists {names}, not '{ready.served_name}'"
+    body = {"model": ready.served_name, "prompt": "ping", "max_tokens": 1}
+    try:
+        completion = http_json(f"{ready.base_url}/v1/completions", body, api_key, timeout=60)
+    except (OSError, ValueError) as exc:
+        return f"one-token completion failed ({_short(exc)})"
+    return None if completion.get("choices") else "completion returned no choices"
+
+
+def _short(exc: Exception) -> str:
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code}"
+    reason = getattr(exc, "reason", None)
+    return str(reason or exc)[:120]
+
+
+def wait_until_ready(transport: Transport, node: Node, step: Step, phase: str,
+                     progress: Callable[[str], None], api_key: str | None = None) -> float:
+    """Poll until ready; fail fast with the container's last log lines if it stops."""
+    ready = step.readiness
+    started = time.monotonic()
+    last_report = 0.0
+    while True:
+        state = transport.run(node, step.script, step.timeout)
+        if state.ok and state.facts().get("state") != "running":
+            logs = "\n".join(line[5:] for line in state.stdout.splitlines() if line.startswith("log: "))
+            raise ExecutionError(f"phase {phase} failed on {node.name}: container {ready.container} is "
+                                 f"{state.facts().get('state')}; its last log lines:\n{logs}")
+        missing = server_answers(ready, api_key)
+        elapsed = time.monotonic() - started
+        if missing is None:
+            return elapsed
+        if elapsed > ready.deadline:
+            raise ExecutionError(f"phase {phase} failed on {node.name}: not ready after {ready.deadline:g}s: {missing}")
+        if elapsed - last_report >= 10:
+            progress(f"waiting {elapsed:.0f}s: {missing}")
+            last_report = elapsed
+        time.sleep(max(0.0, ready.interval - (time.monotonic() - started - elapsed)))
