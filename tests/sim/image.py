@@ -176,10 +176,26 @@ def slim_rootfs(rootfs: Path) -> None:
                 path.unlink()
 
 
+def unmount_below(root: Path) -> None:
+    """Unmount what a failed debootstrap left mounted inside the rootfs, deepest first, before deleting it."""
+    mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    for mount in sorted((m for m in mounts if m.startswith(f"{root}/")), key=len, reverse=True):
+        subprocess.run(["umount", "-l", mount], capture_output=True, timeout=30)
+
+
+def remove_rootfs(rootfs: Path) -> None:
+    """Delete a build directory safely."""
+    if rootfs.exists():
+        unmount_below(rootfs)
+        shutil.rmtree(rootfs, ignore_errors=True)
+
+
 def build_base_layer(layer: Path) -> None:
     """Debootstrap a rootfs, add Python and Ray, and pack it as an uncompressed layer tar."""
+    # Only one build holds the lock, so any other build directory is left over from a killed build.
+    for stale in layer.parent.glob("rootfs-*"):
+        remove_rootfs(stale)
     rootfs = layer.parent / f"rootfs-{os.getpid()}"
-    shutil.rmtree(rootfs, ignore_errors=True)
     started = time.monotonic()
     try:
         log(f"debootstrap {SUITE} minbase into {rootfs} (about a minute)")
@@ -201,7 +217,7 @@ def build_base_layer(layer: Path) -> None:
         run(["tar", "-C", str(rootfs), "--numeric-owner", "--xattrs", "-cf", str(partial), "--", *entries])
         os.replace(partial, layer)
     finally:
-        shutil.rmtree(rootfs, ignore_errors=True)
+        remove_rootfs(rootfs)
     log(f"base layer built in {time.monotonic() - started:.0f} s ({layer.stat().st_size >> 20} MiB)")
 
 

@@ -1,0 +1,151 @@
+"""The sim image builder: a valid docker-save tarball, every recipe tag, cached, and a rootfs that runs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.sim import image
+
+pytestmark = pytest.mark.integration
+
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
+BUILD_TIMEOUT_NOTE = "a cold build takes about 80 s (debootstrap and Ray)"
+
+
+def needs_root() -> None:
+    """Builds use debootstrap and chroot."""
+    if os.geteuid() != 0:
+        pytest.fail(f"building the sim image needs root; {BUILD_TIMEOUT_NOTE}", pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def tarball() -> Path:
+    """The image archive from the default cache (built on first use)."""
+    needs_root()
+    return image.ensure_image()
+
+
+@pytest.fixture(scope="module")
+def manifest(tarball: Path) -> dict:
+    """The archive's single manifest entry."""
+    with tarfile.open(tarball) as archive:
+        entries = json.load(archive.extractfile("manifest.json"))
+    assert len(entries) == 1
+    return entries[0]
+
+
+def member_sha256(archive: tarfile.TarFile, name: str) -> str:
+    """Hash one member of the archive without extracting it to disk."""
+    digest, handle = hashlib.sha256(), archive.extractfile(name)
+    while chunk := handle.read(1 << 20):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def layer_names(archive: tarfile.TarFile, layer: str) -> set[str]:
+    """The normalized paths inside one layer tar."""
+    with tarfile.open(fileobj=archive.extractfile(layer)) as inner:
+        return {name.removeprefix("./").rstrip("/") for name in inner.getnames()}
+
+
+def test_every_recipe_container_is_tagged(manifest: dict) -> None:
+    wanted = {"vllm-node:latest", "vllm-node-mxfp4:latest"}
+    for path in RECIPES.glob("*.yaml"):
+        container = (yaml.safe_load(path.read_text()) or {}).get("container")
+        if isinstance(container, str):
+            wanted.add(container if ":" in container else f"{container}:latest")
+    assert wanted <= set(manifest["RepoTags"])
+
+
+def test_config_and_diff_ids_match_layers(tarball: Path, manifest: dict) -> None:
+    with tarfile.open(tarball) as archive:
+        config = json.load(archive.extractfile(manifest["Config"]))
+        assert manifest["Config"] == f"{member_sha256(archive, manifest['Config'])}.json"
+        hashes = [f"sha256:{member_sha256(archive, layer)}" for layer in manifest["Layers"]]
+    assert config["rootfs"]["diff_ids"] == hashes
+    assert (config["architecture"], config["os"]) == ("amd64", "linux")
+    env = config["config"]["Env"]
+    assert env[0].startswith("PATH=/opt/venv/bin:") and 'RAY_OVERRIDE_RESOURCES={"GPU":1}' in env
+    assert {"RAY_USAGE_STATS_ENABLED=0", "PYTHONUNBUFFERED=1"} <= set(env)
+
+
+def test_rootfs_has_python_ray_and_vllm(tarball: Path, manifest: dict) -> None:
+    with tarfile.open(tarball) as archive:
+        names = set().union(*(layer_names(archive, layer) for layer in manifest["Layers"]))
+    for path in (
+        "usr/bin/python3",
+        "opt/venv/bin/ray",
+        "usr/local/bin/vllm",
+        "opt/standin/vllm_standin.py",
+        "usr/bin/curl",
+        "usr/bin/pkill",
+        "usr/sbin/ip",
+    ):
+        assert path in names
+    assert not any(name.startswith("wheels/") for name in names)
+
+
+def test_second_call_is_cached(tarball: Path) -> None:
+    started = time.monotonic()
+    assert image.ensure_image() == tarball
+    assert time.monotonic() - started < 1.0
+
+
+@pytest.fixture(scope="module")
+def rootfs(tarball: Path, manifest: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The image's layers unpacked in order into a directory, as docker would."""
+    root = tmp_path_factory.mktemp("rootfs")
+    with tarfile.open(tarball) as archive:
+        for layer in manifest["Layers"]:
+            unpack = subprocess.Popen(["tar", "-x", "--numeric-owner", "-C", str(root)], stdin=subprocess.PIPE)
+            shutil.copyfileobj(archive.extractfile(layer), unpack.stdin, 1 << 20)
+            unpack.stdin.close()
+            assert unpack.wait(timeout=120) == 0
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def in_chroot(root: Path, *command: str) -> subprocess.CompletedProcess:
+    """Run a command inside the unpacked image with the image's environment."""
+    env = {"PATH": image.IMAGE_ENV[0].removeprefix("PATH="), "RAY_USAGE_STATS_ENABLED": "0", "HOME": "/root"}
+    return subprocess.run(["chroot", str(root), *command], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_ray_imports_in_the_image(rootfs: Path) -> None:
+    result = in_chroot(rootfs, "python3", "-c", "import ray; print(ray.__version__)")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == image.RAY_VERSION
+
+
+def test_vllm_command_runs_in_the_image(rootfs: Path) -> None:
+    result = in_chroot(rootfs, "vllm", "serve", "--help")
+    assert result.returncode == 0, result.stderr
+    assert "--tensor-parallel-size" in result.stdout
+    rejected = in_chroot(rootfs, "vllm", "serve", "m", "--no-such-flag")
+    assert rejected.returncode == 2 and "unrecognized arguments: --no-such-flag" in rejected.stderr
+
+
+def test_standin_change_rebuilds_only_its_layer(tarball: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for base in image.DEFAULT_CACHE.glob(f"base-{image.base_key()}.*"):
+        os.link(base, cache / base.name)
+    standin = tmp_path / "standin"
+    shutil.copytree(image.STANDIN_DIR, standin, ignore=shutil.ignore_patterns("__pycache__"))
+    (standin / "vllm_standin.py").write_text((standin / "vllm_standin.py").read_text() + "\n# changed\n")
+    monkeypatch.setattr(image, "STANDIN_DIR", standin)
+    started = time.monotonic()
+    rebuilt = image.ensure_image(cache)
+    assert time.monotonic() - started < 30
+    assert rebuilt.name != tarball.name and len(list(cache.glob("base-*.tar"))) == 1
