@@ -57,8 +57,8 @@ def _exit_on_sigterm() -> None:
 
 
 @pytest.fixture(scope="session")
-def sim_cluster_factory() -> Iterator[Callable[..., Cluster]]:
-    """`factory(nodes=2, docker=True)` returns a running simulated cluster of that shape."""
+def sim_clusters() -> Iterator[SimClusters]:
+    """The session's keeper of the one simulated cluster; `.close()` frees the fixed subnets."""
     if os.geteuid() != 0:
         pytest.fail(
             "the simulated Spark cluster needs root (network namespaces, sshd, dockerd): run the "
@@ -69,9 +69,15 @@ def sim_cluster_factory() -> Iterator[Callable[..., Cluster]]:
     atexit.register(clusters.close)
     _exit_on_sigterm()
     try:
-        yield clusters.get
+        yield clusters
     finally:
         clusters.close()
+
+
+@pytest.fixture(scope="session")
+def sim_cluster_factory(sim_clusters: SimClusters) -> Callable[..., Cluster]:
+    """`factory(nodes=2, docker=True)` returns a running simulated cluster of that shape."""
+    return sim_clusters.get
 
 
 @pytest.fixture

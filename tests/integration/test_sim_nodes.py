@@ -10,10 +10,8 @@ import pytest
 from tests.sim import Cluster
 
 pytestmark = pytest.mark.integration
-NO_DOCKER = [{"nodes": 3, "docker": False}]
 
 
-@pytest.mark.parametrize("sim_cluster", NO_DOCKER, indirect=True)
 def test_every_node_answers_strict_host_key_ssh_with_its_own_hostname(sim_cluster: Cluster) -> None:
     for node in sim_cluster.nodes:
         argv = [
@@ -30,7 +28,6 @@ def test_every_node_answers_strict_host_key_ssh_with_its_own_hostname(sim_cluste
         assert done.stdout.strip() == node.name
 
 
-@pytest.mark.parametrize("sim_cluster", NO_DOCKER, indirect=True)
 def test_a_node_with_a_foreign_host_key_is_refused(sim_cluster: Cluster, tmp_path) -> None:
     wrong = tmp_path / "known_hosts"
     first, second = sim_cluster.nodes[:2]
@@ -42,7 +39,6 @@ def test_a_node_with_a_foreign_host_key_is_refused(sim_cluster: Cluster, tmp_pat
     assert "HOST IDENTIFICATION HAS CHANGED" in done.stderr
 
 
-@pytest.mark.parametrize("sim_cluster", NO_DOCKER, indirect=True)
 def test_tmp_shm_and_var_lib_sparkctl_are_private_to_each_node(sim_cluster: Cluster) -> None:
     first, second = sim_cluster.nodes[:2]
     for path in ("/tmp/marker", "/dev/shm/marker", "/var/lib/sparkctl/marker", "/root/marker"):
@@ -51,7 +47,6 @@ def test_tmp_shm_and_var_lib_sparkctl_are_private_to_each_node(sim_cluster: Clus
         sim_cluster.ssh(first, f"rm {path}")
 
 
-@pytest.mark.parametrize("sim_cluster", NO_DOCKER, indirect=True)
 def test_nodes_reach_each_other_on_both_networks_and_nothing_else(sim_cluster: Cluster) -> None:
     ping = "busybox ping -c1 -W1 {} >/dev/null 2>&1"
     second = sim_cluster.nodes[1]
@@ -62,17 +57,13 @@ def test_nodes_reach_each_other_on_both_networks_and_nothing_else(sim_cluster: C
     assert Path("/proc/sys/net/ipv4/ip_forward").read_text().strip() == "0"
 
 
-@pytest.mark.parametrize("sim_cluster", NO_DOCKER, indirect=True)
 def test_node_interfaces_are_named_like_a_spark(sim_cluster: Cluster) -> None:
     node = sim_cluster.nodes[0]
     links = sim_cluster.ssh(node, "ip -br -4 addr").stdout
     assert f"{node.ip}/24" in next(line for line in links.splitlines() if line.startswith("eth0"))
-    assert f"{node.fabric_ip}/24" in next(
-        line for line in links.splitlines() if line.startswith("enp1s0f1np1")
-    )
+    assert f"{node.fabric_ip}/24" in next(line for line in links.splitlines() if line.startswith("enp1s0f1np1"))
 
 
-@pytest.mark.parametrize("sim_cluster", NO_DOCKER, indirect=True)
 def test_drop_caches_lands_in_a_per_node_file(sim_cluster: Cluster) -> None:
     first, second = sim_cluster.nodes[:2]
     second.drop_caches.write_text("0\n")
@@ -81,7 +72,6 @@ def test_drop_caches_lands_in_a_per_node_file(sim_cluster: Cluster) -> None:
     assert second.drop_caches.read_text().strip() == "0"
 
 
-@pytest.mark.parametrize("sim_cluster", NO_DOCKER, indirect=True)
 def test_meminfo_shows_a_spark_sized_total_and_a_distinct_available_per_node(sim_cluster: Cluster) -> None:
     seen = set()
     for node in sim_cluster.nodes:
@@ -92,7 +82,6 @@ def test_meminfo_shows_a_spark_sized_total_and_a_distinct_available_per_node(sim
     assert len(seen) == len(sim_cluster.nodes)
 
 
-@pytest.mark.parametrize("sim_cluster", NO_DOCKER, indirect=True)
 def test_each_accepted_connection_is_logged_in_the_nodes_sshd_log(sim_cluster: Cluster) -> None:
     node = sim_cluster.nodes[0]
     before = node.sshd_log.read_text().count("Accepted publickey")
@@ -101,7 +90,6 @@ def test_each_accepted_connection_is_logged_in_the_nodes_sshd_log(sim_cluster: C
     assert node.sshd_log.read_text().count("Accepted publickey") == before + 3
 
 
-@pytest.mark.parametrize("sim_cluster", NO_DOCKER, indirect=True)
 def test_inventory_lists_every_node_in_sparkctls_format(sim_cluster: Cluster) -> None:
     import yaml
 

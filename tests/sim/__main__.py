@@ -31,9 +31,7 @@ def parser() -> argparse.ArgumentParser:
         fault.add_argument("node", help="index (2) or name (spark2)")
         fault.add_argument("--net", choices=Net.CHOICES, default=Net.BOTH)
     for sub in commands.choices.values():
-        sub.add_argument(
-            "--dir", type=Path, default=DEFAULT_DIR, help=f"cluster directory (default {DEFAULT_DIR})"
-        )
+        sub.add_argument("--dir", type=Path, default=DEFAULT_DIR, help=f"cluster directory (default {DEFAULT_DIR})")
     return root
 
 
@@ -46,13 +44,10 @@ def execute(args: argparse.Namespace) -> str:
         took = time.monotonic() - started
         return f"ready: {args.nodes} nodes in {took:.1f}s; inventory {cluster.inventory_path}"
     if args.command == "down":
-        return (
-            f"stopped the cluster in {cluster.dir}" if cluster.down() else f"nothing running in {cluster.dir}"
-        )
+        return f"stopped the cluster in {cluster.dir}" if cluster.down() else f"nothing running in {cluster.dir}"
     if args.command == "status":
         return "\n".join(
-            f"{n.name} {n.ip} {n.fabric_ip} {'up' if cluster.is_running(n) else 'down'}"
-            for n in cluster.nodes
+            f"{n.name} {n.ip} {n.fabric_ip} {'up' if cluster.is_running(n) else 'down'}" for n in cluster.nodes
         )
     if args.command in ("cut", "heal"):
         getattr(cluster, args.command)(args.node, args.net)

@@ -49,9 +49,7 @@ class Cluster:
     def state(self) -> State:
         state = State.load(self.layout)
         if state is None:
-            raise SimError(
-                f"no simulated cluster in {self.dir} (no state.json): run `python -m tests.sim up` first"
-            )
+            raise SimError(f"no simulated cluster in {self.dir} (no state.json): run `python -m tests.sim up` first")
         return state
 
     @property
@@ -63,9 +61,7 @@ class Cluster:
         count = self.state.nodes
         index = ref.index if isinstance(ref, NodeLayout) else _parse_index(ref)
         if not 1 <= index <= count:
-            raise SimError(
-                f"no node {ref!r}: the cluster in {self.dir} has nodes 1..{count} (spark1..spark{count})"
-            )
+            raise SimError(f"no node {ref!r}: the cluster in {self.dir} has nodes 1..{count} (spark1..spark{count})")
         return self.layout.node(index)
 
     def is_running(self, ref: NodeRef) -> bool:
@@ -76,7 +72,7 @@ class Cluster:
         """Create bridges, nodes, sshd and engines; return once every node answers."""
         _check_can_start(count, docker)
         _check_dir_visible(self.dir)
-        with locked(self.dir):
+        with locked():
             self._refuse_or_clean_previous()
             try:
                 self._create(count, docker, images)
@@ -88,7 +84,7 @@ class Cluster:
 
     def down(self) -> bool:
         """Tear everything down; return False when there was nothing to stop."""
-        with locked(self.dir):
+        with locked():
             state = State.load(self.layout)
             owned = network.bridge_owner() == str(self.dir)
             if state is None and not owned:
@@ -98,7 +94,7 @@ class Cluster:
 
     def kill(self, ref: NodeRef) -> None:
         """Crash a node: SIGKILL its `unshare`, so every process of the node dies; files stay."""
-        with locked(self.dir):
+        with locked():
             node, state = self.node(ref), self.state
             if not nodes.is_alive(state.pids.get(node.index)):
                 raise SimError(f"{node.name} is not running")
@@ -108,7 +104,7 @@ class Cluster:
 
     def boot(self, ref: NodeRef) -> None:
         """Start a killed node again with its files (and its engine's images) kept."""
-        with locked(self.dir):
+        with locked():
             node, state = self.node(ref), self.state
             if nodes.is_alive(state.pids.get(node.index)):
                 raise SimError(f"{node.name} is already running")
@@ -125,9 +121,7 @@ class Cluster:
         network.set_links(self.node(ref), _veths(self.node(ref), net), up=True)
 
     # ---- helpers for tests ---------------------------------------------------------------------
-    def ssh(
-        self, ref: NodeRef, command: str, timeout: float = 60, check: bool = False
-    ) -> subprocess.CompletedProcess:
+    def ssh(self, ref: NodeRef, command: str, timeout: float = 60, check: bool = False) -> subprocess.CompletedProcess:
         """Run `command` on a node over real SSH with the cluster's ssh_config."""
         argv = ["ssh", "-F", str(self.layout.ssh_config), self.node(ref).name, command]
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=check)
@@ -183,9 +177,12 @@ class Cluster:
 
     def _teardown(self) -> None:
         state = State.load(self.layout)
-        teardown.teardown(self.dir, list(state.pids.values()) if state else [])
-        left = teardown.leftovers(self.dir)
-        if left:
+        owner = network.bridge_owner()
+        # Another live cluster owns the shared bridges: remove only what is ours.
+        owns_network = owner in (None, str(self.dir)) or not _cluster_alive(Path(owner))
+        teardown.teardown(self.dir, list(state.pids.values()) if state else [], owns_network)
+        left = teardown.leftovers(self.dir if owns_network else None)
+        if left and owns_network:
             raise SimError(f"teardown left these behind: {', '.join(left)}")
 
 
@@ -197,9 +194,7 @@ def teardown_node(node: NodeLayout, pid: int | None) -> None:
 def _veths(node: NodeLayout, net: str) -> list[str]:
     if net not in Net.CHOICES:
         raise SimError(f"unknown network {net!r}: choose one of {', '.join(Net.CHOICES)}")
-    return {Net.MGMT: [node.mgmt_veth], Net.FABRIC: [node.fabric_veth]}.get(
-        net, [node.mgmt_veth, node.fabric_veth]
-    )
+    return {Net.MGMT: [node.mgmt_veth], Net.FABRIC: [node.fabric_veth]}.get(net, [node.mgmt_veth, node.fabric_veth])
 
 
 def _parse_index(ref: int | str) -> int:
@@ -216,18 +211,14 @@ def _cluster_alive(root: Path) -> bool:
 
 def _check_can_start(count: int, docker: bool) -> None:
     if os.geteuid() != 0:
-        raise SimError(
-            "the simulated Spark cluster needs root (network namespaces, sshd, dockerd); run as root"
-        )
+        raise SimError("the simulated Spark cluster needs root (network namespaces, sshd, dockerd); run as root")
     if not 1 <= count <= MAX_NODES:
         raise SimError(f"--nodes must be between 1 and {MAX_NODES}, not {count}")
     missing = [t for t in REQUIRED_TOOLS + (DOCKER_TOOLS if docker else ()) if not shutil.which(t)]
     if missing:
         raise SimError(f"missing tools: {', '.join(missing)} (run: bash tests/sim/system-deps.sh)")
     if network.link_exists(MGMT_BRIDGE) and not network.bridge_owner():
-        raise SimError(
-            f"a host interface named {MGMT_BRIDGE} exists and is not the harness's; remove it first"
-        )
+        raise SimError(f"a host interface named {MGMT_BRIDGE} exists and is not the harness's; remove it first")
 
 
 def _check_dir_visible(root: Path) -> None:
@@ -242,9 +233,7 @@ def _check_dir_visible(root: Path) -> None:
 
 def _check_socket_path(node: NodeLayout, docker: bool) -> None:
     if docker and len(str(node.docker_socket)) > 100:
-        raise SimError(
-            f"cluster directory path too long for a unix socket: {node.docker_socket}; use a shorter --dir"
-        )
+        raise SimError(f"cluster directory path too long for a unix socket: {node.docker_socket}; use a shorter --dir")
 
 
 def _parallel(action, items: list) -> None:

@@ -92,9 +92,7 @@ def wait_ready(node: NodeLayout, pid: int, docker: bool, timeout: float = BOOT_T
 
     def ready() -> bool:
         if not is_alive(pid):
-            raise SimError(
-                f"{node.name} died while booting; see {node.console_log}:\n{_tail(node.console_log)}"
-            )
+            raise SimError(f"{node.name} died while booting; see {node.console_log}:\n{_tail(node.console_log)}")
         return port_open(node.ip, 22) and (not docker or engine.ping(node))
 
     wait_until(ready, timeout, f"{node.name} to boot (see {node.console_log})")

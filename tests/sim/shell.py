@@ -11,9 +11,7 @@ class SimError(Exception):
     """An expected failure of the simulated cluster, shown to the user as one message."""
 
 
-def run(
-    argv: Sequence[str], timeout: float = 30, check: bool = True, **kwargs
-) -> subprocess.CompletedProcess:
+def run(argv: Sequence[str], timeout: float = 30, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
     """Run a command, capturing text output; raise SimError on failure when `check`."""
     try:
         done = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, **kwargs)

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import fcntl
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import IO
 
 from tests.sim.layout import ClusterLayout
+from tests.sim.shell import SimError
+
+LOCK_FILE = Path("/run/sparkctl-sim/lock")
+# Long enough for another command to build the project image on a cold cache.
+LOCK_TIMEOUT = 1800.0
 
 
 @dataclass
@@ -39,12 +46,24 @@ class State:
 
 
 @contextmanager
-def locked(root: Path) -> Iterator[None]:
-    """Serialise commands acting on one cluster directory."""
-    root.mkdir(parents=True, exist_ok=True)
-    with (root / ".lock").open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+def locked(timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    """Serialise harness commands machine-wide: the bridges and subnets are shared by every cluster."""
+    LOCK_FILE.parent.mkdir(parents=True, exist_ok=True)
+    with LOCK_FILE.open("w") as handle:
+        deadline = time.monotonic() + timeout
+        while not _try_lock(handle):
+            if time.monotonic() > deadline:
+                raise SimError(f"another tests.sim command held {LOCK_FILE} for over {timeout:g}s")
+            time.sleep(0.1)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _try_lock(handle: IO[str]) -> bool:
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True

@@ -22,9 +22,7 @@ def kill_netns_processes(pids: list[int | None], netns_names: list[str]) -> None
     for inode in inodes:
         for pid in nodes.pids_in_netns(inode):
             _sigkill(pid)
-    wait_until(
-        lambda: not any(nodes.pids_in_netns(i) for i in inodes), SETTLE_TIMEOUT, "node processes to exit"
-    )
+    wait_until(lambda: not any(nodes.pids_in_netns(i) for i in inodes), SETTLE_TIMEOUT, "node processes to exit")
 
 
 def _sigkill(pid: int) -> None:
@@ -67,6 +65,20 @@ def remove_files(root: Path) -> None:
         (root / name).unlink(missing_ok=True)
 
 
+def processes_using(root: Path) -> list[int]:
+    """PIDs of live processes whose command line names a path in `root` (sshd, dockerd, ...)."""
+    needle = str(root.resolve()).encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if needle in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
 def leftovers(root: Path | None = None) -> list[str]:
     """Everything of the harness still present on the host, described for a human."""
     found = [f"netns {n}" for n in network.harness_netns()]
@@ -76,9 +88,10 @@ def leftovers(root: Path | None = None) -> list[str]:
     return found
 
 
-def teardown(root: Path, pids: list[int | None]) -> None:
-    """Kill, unmount, delete netns and links, and remove the cluster's files."""
-    kill_netns_processes(pids, network.harness_netns())
-    network.delete_all()
+def teardown(root: Path, pids: list[int | None], owns_network: bool = True) -> None:
+    """Kill, unmount, delete netns and links (when they are ours), and remove the cluster's files."""
+    kill_netns_processes(pids, network.harness_netns() if owns_network else [])
+    if owns_network:
+        network.delete_all()
     unmount_under(root)
     remove_files(root)
