@@ -162,9 +162,9 @@ def test_completions_whole_and_streamed(ready: Standin) -> None:
         model="gpt-oss", prompt="a b", max_tokens=4, stream=True, stream_options={"include_usage": True}
     )
     chunks = list(stream)
-    assert "".join(c.choices[0].text for c in chunks if c.choices).split() == whole.choices[
-        0
-    ].text.split() + ["cluster"]
+    assert "".join(c.choices[0].text for c in chunks if c.choices).split() == whole.choices[0].text.split() + [
+        "cluster"
+    ]
     assert chunks[-1].usage.total_tokens == 6
 
 
@@ -177,9 +177,7 @@ def test_request_errors_are_vllm_shaped(ready: Standin) -> None:
 
 
 def test_prefill_and_decode_timing(launch: Callable[..., Standin]) -> None:
-    standin = launch(
-        "--served-model-name", "gpt-oss", VLLM_STANDIN_PREFILL_TPS="2000", VLLM_STANDIN_DECODE_TPS="50"
-    )
+    standin = launch("--served-model-name", "gpt-oss", VLLM_STANDIN_PREFILL_TPS="2000", VLLM_STANDIN_DECODE_TPS="50")
     standin.wait_ready()
     prompt = "word " * 600
     first, content_times, _ = chat_stream(standin.client(), prompt, 20)
@@ -318,3 +316,19 @@ def test_slow_start_opens_port_late(launch: Callable[..., Standin]) -> None:
     assert http_status(f"{standin.base_url}/health") is None
     standin.wait_ready()
     assert time.monotonic() - started == pytest.approx(2.2, abs=0.8)
+
+
+def test_multi_node_without_ray_waits_for_workers(launch: Callable[..., Standin]) -> None:
+    master = ["--nnodes", "2", "--master-addr", "127.0.0.1", "--master-port", str(free_port()), "-tp", "2"]
+    worker = launch(*master, "--node-rank", "1", "--headless")
+    head = launch(*master, "--node-rank", "0")
+    head.wait_ready()
+    os.kill(worker.process.pid, signal.SIGKILL)
+    assert head.wait_exit(10) == 1
+    assert "lost the connection to a worker node" in head.output()
+
+
+def test_multi_node_head_alone_times_out(launch: Callable[..., Standin]) -> None:
+    head = launch("--nnodes", "2", "--master-port", str(free_port()), "-tp", "2", VLLM_STANDIN_RENDEZVOUS_TIMEOUT="1")
+    assert head.wait_exit(10) == 1
+    assert "DistNetworkError" in head.output()

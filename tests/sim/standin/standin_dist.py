@@ -158,15 +158,11 @@ def start_workers(ray: object, group: object, world: int) -> list:
 
     workers = [
         RayWorkerWrapper.options(
-            scheduling_strategy=PlacementGroupSchedulingStrategy(
-                placement_group=group, placement_group_bundle_index=i
-            )
+            scheduling_strategy=PlacementGroupSchedulingStrategy(placement_group=group, placement_group_bundle_index=i)
         ).remote()
         for i in range(world)
     ]
-    ips = ray.get(
-        [w.node_ip.remote() for w in workers], timeout=env_float("VLLM_STANDIN_PLACEMENT_TIMEOUT", 120)
-    )
+    ips = ray.get([w.node_ip.remote() for w in workers], timeout=env_float("VLLM_STANDIN_PLACEMENT_TIMEOUT", 120))
     log("ray_distributed_executor.py:372", f"workers placed on nodes: {ips}")
     return workers
 

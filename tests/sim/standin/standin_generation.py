@@ -86,9 +86,7 @@ def requested_max_tokens(request: dict, chat: bool) -> int | None:
     return limit
 
 
-def plan_completion(
-    state: Any, request: dict, chat: bool, count_tokens: Callable[[str], int]
-) -> CompletionPlan:
+def plan_completion(state: Any, request: dict, chat: bool, count_tokens: Callable[[str], int]) -> CompletionPlan:
     """Validate a request against the served model and decide its token counts."""
     from standin_api import ApiError
 

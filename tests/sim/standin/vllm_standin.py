@@ -20,6 +20,7 @@ from standin_api import ServerState, make_server
 from standin_dist import check_parallelism, env_float
 from standin_flags import VLLM_VERSION, non_default_args, parse_serve_args
 from standin_log import fail, log
+from standin_rendezvous import join_ranks
 
 SUBCOMMANDS = ("chat", "complete", "serve", "bench", "collect-env", "run-batch")
 NEVER_READY_CAP_S = 86400.0
@@ -93,8 +94,7 @@ def load_model(args: argparse.Namespace, fault: Fault) -> None:
             )
         log(
             "default_loader.py:262",
-            f"Loading safetensors checkpoint shards: {100 * step // LOAD_STEPS:3d}% "
-            f"Completed | {step}/{LOAD_STEPS}",
+            f"Loading safetensors checkpoint shards: {100 * step // LOAD_STEPS:3d}% Completed | {step}/{LOAD_STEPS}",
         )
     elapsed = time.monotonic() - started
     log("gpu_model_runner.py:2007", f"Model loading took 60.3 GiB and {elapsed:.6f} seconds")
@@ -157,8 +157,7 @@ def serve_api(args: argparse.Namespace, fault: Fault) -> None:
     log("api_server.py:1880", f"Starting vLLM API server 0 on http://{args.host}:{args.port}")
     log(
         "launcher.py:36",
-        "Available routes are: /health, /version, /metrics, /v1/models, /v1/chat/completions, "
-        "/v1/completions",
+        "Available routes are: /health, /version, /metrics, /v1/models, /v1/chat/completions, /v1/completions",
     )
     print(f"INFO:     Started server process [{os.getpid()}]", flush=True)
     print("INFO:     Waiting for application startup.", flush=True)
@@ -177,6 +176,8 @@ def serve(argv: list[str]) -> int:
     log("api_server.py:1805", f"vLLM API server version {VLLM_VERSION}")
     log("utils.py:328", f"non-default args: {non_default_args(args)}")
     placement = check_parallelism(args)
+    if placement is None:
+        join_ranks(args)
     if args.headless:
         log("launcher.py:90", f"Launching headless engine (node rank {args.node_rank or 0}); no API server.")
         load_model(args, fault)
