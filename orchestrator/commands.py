@@ -108,6 +108,14 @@ def label_options(deployment: Deployment, node: Node, role: Role) -> list[str]:
     return options
 
 
+def ulimit_options(inventory: Inventory) -> list[str]:
+    """`--ulimit name=value` for each container ulimit."""
+    options: list[str] = []
+    for key, value in inventory.ulimits().items():
+        options += ["--ulimit", f"{key}={value}"]
+    return options
+
+
 def volume_options(inventory: Inventory, recipe: Recipe) -> tuple[list[shell.Shell], list[shell.Shell]]:
     """(`-v host:container` words, host dirs to create) for the cache mounts and the recipe's own."""
     volumes: list[shell.Shell] = []

@@ -78,7 +78,7 @@ def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
         grid.add_column(column, overflow="fold")
     for row in rows:
         grid.add_row(*("" if cell is None else str(cell) for cell in row))
-    Console(soft_wrap=False).print(grid)
+    Console(width=None if isatty() else 200).print(grid)
 
 
 def info(message: str) -> None:

@@ -34,6 +34,7 @@ def failure_message(phase: str, step: Step, result: Result) -> str:
     """Names the node, the phase, the command and the last lines of its stderr."""
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     failed = next((line for line in reversed(lines) if line.startswith("sparkctl: failed")), None)
+    lines = [line for line in lines if not line.startswith("sparkctl: failed")]
     tail = "\n".join(f"    {line}" for line in lines[-STDERR_TAIL:]) or "    (no stderr)"
     what = "timed out after {:g}s".format(step.timeout) if result.timed_out else f"exited {result.exit_code}"
     command = failed.split(": ", 2)[-1] if failed else step.description

@@ -16,6 +16,7 @@ Name = Annotated[str, AfterValidator(values.name)]
 IP = Annotated[str, AfterValidator(values.ip_literal)]
 Text = Annotated[str, AfterValidator(values.plain_text)]
 Mount = Annotated[str, AfterValidator(values.mount_spec)]
+Ulimit = Annotated[str | int, AfterValidator(values.ulimit_value)]
 
 DEFAULT_MOUNTS = {
     "huggingface": "~/.cache/huggingface:/root/.cache/huggingface",
@@ -25,6 +26,9 @@ DEFAULT_MOUNTS = {
     "ccache": "~/.cache/ccache:/root/.cache/ccache",
     "triton": "~/.triton:/root/.triton",
 }
+
+# Spark needs unlimited locked memory for RDMA/NCCL; override per site (a sandbox may cap it).
+DEFAULT_ULIMITS = {"memlock": "-1", "nofile": "1048576"}
 
 
 class _Frozen(BaseModel):
@@ -43,6 +47,7 @@ class Defaults(_Frozen):
     ray_port: int = 6379
     proxy_port: int = 4000
     mounts: dict[Name, Mount | None] = {}
+    ulimits: dict[Name, Ulimit | None] = {}
 
 
 class Node(_Frozen):
@@ -115,6 +120,11 @@ class Inventory(_Frozen):
         """The standard cache mounts merged with the inventory's own (null removes one)."""
         merged = {**DEFAULT_MOUNTS, **self.defaults.mounts}
         return {key: value for key, value in merged.items() if value is not None}
+
+    def ulimits(self) -> dict[str, str]:
+        """Container ulimits: Spark's defaults merged with the inventory's own (null removes one)."""
+        merged = {**DEFAULT_ULIMITS, **self.defaults.ulimits}
+        return {key: str(value) for key, value in merged.items() if value is not None}
 
     def _path(self, raw: str | None) -> str | None:
         if raw is None:

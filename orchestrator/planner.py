@@ -91,6 +91,7 @@ class _UpBuilder:
             node, description, "start_container", 120,
             container=CONTAINER, image=self.recipe.container, command=command, host_dirs=host_dirs,
             labels=commands.label_options(self.deployment, node, role), volumes=volumes,
+            ulimits=commands.ulimit_options(self.inventory),
             env=commands.env_options(env, self.options.secrets),
         )
 

@@ -66,3 +66,11 @@ def mount_spec(value: str) -> str:
     if not container.startswith("/"):
         raise ValueError(f"container path '{container}' must be absolute")
     return value
+
+
+def ulimit_value(value: str | int) -> str:
+    """A docker ulimit value: -1, N or SOFT:HARD."""
+    text = str(value)
+    if not re.fullmatch(r"-1|\d+(:(-1|\d+))?", text):
+        raise ValueError(f"'{text}' is not a ulimit value; use -1 (unlimited), N or SOFT:HARD")
+    return text
