@@ -49,16 +49,19 @@ def cli(ctx: click.Context, inventory, recipes_dir, templates_dir, as_json, debu
 @click.option("--replace", is_flag=True, help="Tear down a different running deployment first.")
 @click.option("--keep-on-failure", is_flag=True, help="Leave containers for inspection when up fails.")
 @click.option("--timeout", type=float, default=1200.0, show_default=True, help="Readiness deadline, seconds.")
+@click.option("--ray-timeout", type=float, default=180.0, show_default=True,
+              help="Deadline for Ray to see every node, seconds.")
 @click.pass_context
-def up(ctx, topology, recipe, nodes, sets, env, force, dry_run, replace, keep_on_failure, timeout):
+def up(ctx, topology, recipe, nodes, sets, env, force, dry_run, replace, keep_on_failure, timeout, ray_timeout):
     """Bring RECIPE up as solo, cluster or replicas."""
     from orchestrator import operations
 
     request = operations.prepare(_settings(ctx), topology, recipe, nodes, sets, env, force)
+    deadlines = operations.Deadlines(ready=timeout, ray=ray_timeout)
     if dry_run:
-        operations.show_plan(_settings(ctx), request, timeout)
+        operations.show_plan(_settings(ctx), request, deadlines)
         return
-    operations.up(_settings(ctx), request, replace=replace, keep_on_failure=keep_on_failure, timeout=timeout)
+    operations.up(_settings(ctx), request, replace=replace, keep_on_failure=keep_on_failure, deadlines=deadlines)
 
 
 @cli.command()
@@ -69,7 +72,7 @@ def plan(ctx, topology, recipe, nodes, sets, env, force):
     from orchestrator import operations
 
     request = operations.prepare(_settings(ctx), topology, recipe, nodes, sets, env, force)
-    operations.show_plan(_settings(ctx), request, 1200.0)
+    operations.show_plan(_settings(ctx), request, operations.Deadlines())
 
 
 @cli.command()

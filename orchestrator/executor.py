@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from orchestrator import health
-from orchestrator.errors import ExecutionError, SparkctlError
+from orchestrator.errors import ConnectionFailed, ExecutionError, SparkctlError
 from orchestrator.events import Event
 from orchestrator.inventory import Inventory
 from orchestrator.plan import Phase, PhaseKind, Plan, Step
@@ -60,8 +60,8 @@ class Executor:
         """One phase across its nodes, with a barrier at the end."""
         self.emit(Event("phase-start", phase.name, message=phase.title))
         started = time.monotonic()
-        runner = {PhaseKind.SCRIPT: self._script, PhaseKind.GATE: self._gate,
-                  PhaseKind.READINESS: self._ready}[phase.kind]
+        runner = _naming_phase({PhaseKind.SCRIPT: self._script, PhaseKind.GATE: self._gate,
+                                PhaseKind.READINESS: self._ready}[phase.kind])
         results = self._parallel(phase, runner)
         report.results[phase.name] = results
         self._check_agreement(phase, results)
@@ -112,9 +112,9 @@ class Executor:
                              f"{gate.deadline:g}s: {seen}")
 
     def _ready(self, phase: Phase, step: Step) -> Result:
-        node = self.inventory.node(step.node)
+        nodes = [self.inventory.node(name) for name in (step.node, *step.readiness.watch)]
         progress = lambda message: self.emit(Event("progress", phase.name, step.node, message))  # noqa: E731
-        seconds = health.wait_until_ready(self.transport, node, step, phase.name, progress)
+        seconds = health.wait_until_ready(self.transport, nodes, step, phase.name, progress)
         self.emit(Event("step-done", phase.name, step.node, f"ready at {step.readiness.base_url}/v1", seconds))
         return Result(step.node, 0, "ready=yes\n", "", seconds)
 
@@ -146,6 +146,16 @@ def gate_shortfall(members: list, expected_ips: tuple[str, ...], min_gpus: int) 
     if gpus < min_gpus:
         return f"Ray has {gpus:g} GPUs, needs {min_gpus}"
     return None
+
+
+def _naming_phase(runner):
+    """Wrap a step runner so connection failures also name the phase."""
+    def run(phase: Phase, step: Step) -> Result:
+        try:
+            return runner(phase, step)
+        except ConnectionFailed as exc:
+            raise ConnectionFailed(f"phase {phase.name} failed on {step.node}: {exc}") from None
+    return run
 
 
 def _outcome(future):

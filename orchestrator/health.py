@@ -14,6 +14,7 @@ from orchestrator.plan import Readiness, Step
 from orchestrator.transport import Transport
 
 HTTP_TIMEOUT = 5.0
+PROBE_TIMEOUT = 10.0
 
 
 def http_json(url: str, body: dict | None = None, api_key: str | None = None, timeout: float = HTTP_TIMEOUT):
@@ -56,24 +57,34 @@ def _short(exc: Exception) -> str:
     return str(reason or exc)[:120]
 
 
-def wait_until_ready(transport: Transport, node: Node, step: Step, phase: str,
-                     progress: Callable[[str], None], api_key: str | None = None) -> float:
-    """Poll until ready; fail fast with the container's last log lines if it stops."""
+def check_running(transport: Transport, node: Node, step: Step, phase: str) -> None:
+    """Raise, with the container's last log lines, unless it is running on node."""
+    state = transport.run(node, step.script, PROBE_TIMEOUT)
+    if state.timed_out:
+        raise ExecutionError(f"phase {phase} failed on {node.name}: no answer within {PROBE_TIMEOUT:g}s "
+                             "while checking the container (node down or cut off?)")
+    current = state.facts().get("state")
+    if current != "running":
+        logs = "\n".join("    " + line[5:] for line in state.stdout.splitlines() if line.startswith("log: "))
+        raise ExecutionError(f"phase {phase} failed on {node.name}: container {step.readiness.container} is "
+                             f"{current}; its last log lines:\n{logs}")
+
+
+def wait_until_ready(transport: Transport, nodes: list[Node], step: Step, phase: str,
+                     progress: Callable[[str], None]) -> float:
+    """Poll until ready; fail fast with the container's last log lines if any watched container stops."""
     ready = step.readiness
     started = time.monotonic()
     last_report = 0.0
     while True:
-        state = transport.run(node, step.script, step.timeout)
-        if state.ok and state.facts().get("state") != "running":
-            logs = "\n".join(line[5:] for line in state.stdout.splitlines() if line.startswith("log: "))
-            raise ExecutionError(f"phase {phase} failed on {node.name}: container {ready.container} is "
-                                 f"{state.facts().get('state')}; its last log lines:\n{logs}")
-        missing = server_answers(ready, api_key)
+        for node in nodes:
+            check_running(transport, node, step, phase)
+        missing = server_answers(ready)
         elapsed = time.monotonic() - started
         if missing is None:
             return elapsed
         if elapsed > ready.deadline:
-            raise ExecutionError(f"phase {phase} failed on {node.name}: not ready after {ready.deadline:g}s: {missing}")
+            raise ExecutionError(f"phase {phase} failed on {nodes[0].name}: not ready after {ready.deadline:g}s: {missing}")
         if elapsed - last_report >= 10:
             progress(f"waiting {elapsed:.0f}s: {missing}")
             last_report = elapsed

@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from orchestrator import console, planner
 from orchestrator.app import Settings, UpRequest, prepare_up, select_nodes
@@ -24,6 +25,14 @@ from orchestrator.templates import render
 from orchestrator.transport import SSHTransport
 
 prepare = prepare_up
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """How long `up` waits for Ray membership and for the server, in seconds."""
+
+    ready: float = planner.READY_DEADLINE
+    ray: float = planner.GATE_DEADLINE
 
 
 class Session:
@@ -83,15 +92,16 @@ def _interrupt(_signum, _frame):
     raise KeyboardInterrupt
 
 
-def show_plan(settings: Settings, request: UpRequest, timeout: float) -> None:
+def show_plan(settings: Settings, request: UpRequest, deadlines: Deadlines) -> None:
     """Print the up plan; touches nothing."""
-    plan = _up_plan(settings, request, timeout)
+    plan = _up_plan(settings, request, deadlines)
     _warn_findings(request)
     console.print_plan(plan, sorted(request.secrets), settings.json)
 
 
-def _up_plan(settings: Settings, request: UpRequest, timeout: float) -> Plan:
-    options = planner.UpOptions(settings.templates_dir, tuple(sorted(request.secrets)), ready_deadline=timeout)
+def _up_plan(settings: Settings, request: UpRequest, deadlines: Deadlines) -> Plan:
+    options = planner.UpOptions(settings.templates_dir, tuple(sorted(request.secrets)),
+                                ready_deadline=deadlines.ready, gate_deadline=deadlines.ray)
     return planner.plan_up(request.inventory, request.recipe, request.layout, options)
 
 
@@ -100,9 +110,9 @@ def _warn_findings(request: UpRequest) -> None:
         console.warn(f"{finding.severity.value}: {finding.rule}: {finding.message}")
 
 
-def up(settings: Settings, request: UpRequest, replace: bool, keep_on_failure: bool, timeout: float) -> None:
+def up(settings: Settings, request: UpRequest, replace: bool, keep_on_failure: bool, deadlines: Deadlines) -> None:
     """Bring the deployment up, or say it already is; never leave it half up."""
-    plan = _up_plan(settings, request, timeout)
+    plan = _up_plan(settings, request, deadlines)
     deployment = plan.deployment
     _warn_findings(request)
     with session(settings, request.inventory, request.secrets) as current, current.locked(request.layout.nodes):

@@ -26,14 +26,14 @@ class Gate:
 
 @dataclass(frozen=True)
 class Readiness:
-    """Wait until the server answers: container running, /health, /v1/models, one token."""
+    """Wait until the server answers: containers running (this node and `watch`), /health, /v1/models, one token."""
 
     base_url: str
     served_name: str
     container: str
     deadline: float
     interval: float = 1.0
-    api_key_env: str | None = None
+    watch: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -131,9 +131,10 @@ class _UpBuilder:
     def _readiness(self) -> Phase:
         serving = self.layout.nodes if self.layout.topology is Topology.REPLICAS else (self.layout.entry,)
         steps = []
+        workers = tuple(a.node.name for a in self.layout.assignments if a.role is Role.WORKER)
         for node in serving:
             readiness = Readiness(f"http://{node.ip}:{self.defaults.api_port}", self.recipe.served_model_name,
-                                  CONTAINER, self.options.ready_deadline)
+                                  CONTAINER, self.options.ready_deadline, watch=workers)
             probe = render("container_state", self.options.templates_dir, container=CONTAINER,
                            go_state="{{.State.Status}}", tail=40)
             steps.append(Step(node.name, "wait until the server answers", probe, 30, readiness=readiness))
