@@ -101,6 +101,17 @@ def ssh_config(cluster: ClusterLayout, nodes: list[NodeLayout]) -> str:
     return "# simulated Spark cluster (tests/sim)\n" + "\n".join(blocks)
 
 
+def sandbox_ulimits() -> dict[str, str]:
+    """Container ulimits this machine allows: Spark's unlimited memlock is above the hard limit here."""
+    import resource
+
+    limits = {}
+    for name, kind in (("memlock", resource.RLIMIT_MEMLOCK), ("nofile", resource.RLIMIT_NOFILE)):
+        hard = resource.getrlimit(kind)[1]
+        limits[name] = "-1" if hard == resource.RLIM_INFINITY else str(hard)
+    return limits
+
+
 def inventory(cluster: ClusterLayout, nodes: list[NodeLayout]) -> str:
     """sparkctl's inventory.yaml describing the simulated nodes."""
     document = {
@@ -108,6 +119,8 @@ def inventory(cluster: ClusterLayout, nodes: list[NodeLayout]) -> str:
             "user": "root",
             "ssh_key": str(cluster.client_key),
             "known_hosts": str(cluster.known_hosts),
+            # This sandbox cannot raise RLIMIT_MEMLOCK/NOFILE (no CAP_SYS_RESOURCE): stay within the hard limits.
+            "ulimits": sandbox_ulimits(),
         },
         "nodes": [
             {
