@@ -23,8 +23,9 @@ _MOUNT_OPTS_TO_DROP = {"rw", "ro", "relatime", "noatime", "nosuid", "nodev", "no
 
 def cgroup_mount_lines() -> list[str]:
     """Shell lines re-mounting the host's cgroup hierarchies, which `ip netns exec` hides with a new /sys."""
-    lines = ["mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup"]
-    for entry in Path("/proc/mounts").read_text().splitlines():
+    lines = ['if [ -z "$(ls /sys/fs/cgroup)" ]; then', "mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup"]
+    # The host init's view: this process may itself run with a fresh /sys (e.g. a dev sandbox).
+    for entry in Path("/proc/1/mounts").read_text().splitlines():
         _, target, fstype, options = entry.split()[:4]
         if not target.startswith("/sys/fs/cgroup/") or fstype not in ("cgroup", "cgroup2"):
             continue
@@ -33,7 +34,7 @@ def cgroup_mount_lines() -> list[str]:
             kept.insert(0, "none")
         opts = f" -o {','.join(kept)}" if kept else ""
         lines.append(f"mkdir -p {target} && mount -t {fstype}{opts} {fstype} {target}")
-    return lines
+    return [*lines, "fi"]
 
 
 def boot_script(node: NodeLayout, cluster: ClusterLayout, docker: bool) -> str:
