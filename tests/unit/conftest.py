@@ -1,0 +1,53 @@
+"""Fixtures for the unit tests: an isolated working dir, the example inventory, recipe files on disk."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from orchestrator.inventory import Inventory, load_inventory
+from orchestrator.paths import builtin_dir
+from orchestrator.recipe import RecipeBook
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE_INVENTORY = REPO / "inventory.yaml"
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No ./recipes, ./inventory.yaml, user config or operator secrets leak into a test."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    for name in ("SPARKCTL_INVENTORY", "HF_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    return work
+
+
+@pytest.fixture
+def inventory() -> Inventory:
+    """The repo's example inventory (two Sparks with a fabric link)."""
+    return load_inventory(EXAMPLE_INVENTORY)
+
+
+@pytest.fixture
+def builtin_book() -> RecipeBook:
+    """Only the built-in catalog."""
+    return RecipeBook([builtin_dir("recipes")])
+
+
+@pytest.fixture
+def write(tmp_path: Path) -> Callable[[str, str], Path]:
+    """write('dir/name.yaml', yaml_text) -> the path, text dedented."""
+
+    def _write(relative: str, text: str) -> Path:
+        path = tmp_path / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return path
+
+    return _write
