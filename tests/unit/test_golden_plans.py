@@ -38,7 +38,12 @@ CASES = _builtin_cases()
 
 
 def _render(plan: Plan) -> str:
-    return json.dumps(plan_to_dict(plan, []), indent=2, sort_keys=True, default=str) + "\n"
+    """The plan's JSON form, each script as a list of lines so golden diffs read line by line."""
+    data = plan_to_dict(plan, [])
+    for phase in data["phases"]:
+        for step in phase["steps"]:
+            step["script"] = step["script"].splitlines()
+    return json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
 
 
 def _check_golden(name: str, plan: Plan) -> None:
