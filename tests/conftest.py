@@ -13,7 +13,8 @@ import pytest
 
 from tests.sim import Cluster, SimError
 
-SIM_DIR = Path(__file__).resolve().parents[1] / ".sim" / "pytest"
+# SPARKCTL_SIM_DIR lets concurrent developer sessions keep their clusters apart (in separate net namespaces).
+SIM_DIR = Path(os.environ.get("SPARKCTL_SIM_DIR") or Path(__file__).resolve().parents[1] / ".sim" / "pytest")
 
 
 class SimClusters:

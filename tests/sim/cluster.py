@@ -65,7 +65,8 @@ class Cluster:
         return self.layout.node(index)
 
     def is_running(self, ref: NodeRef) -> bool:
-        return nodes.is_alive(self.state.pids.get(self.node(ref).index))
+        node = self.node(ref)
+        return nodes.runs_node(self.state.pids.get(node.index), node)
 
     # ---- lifecycle -----------------------------------------------------------------------------
     def up(self, count: int, docker: bool = True, images: bool = True) -> Cluster:
@@ -96,7 +97,7 @@ class Cluster:
         """Crash a node: SIGKILL its `unshare`, so every process of the node dies; files stay."""
         with locked():
             node, state = self.node(ref), self.state
-            if not nodes.is_alive(state.pids.get(node.index)):
+            if not nodes.runs_node(state.pids.get(node.index), node):
                 raise SimError(f"{node.name} is not running")
             teardown_node(node, state.pids[node.index])
             state.pids[node.index] = None
@@ -106,7 +107,7 @@ class Cluster:
         """Start a killed node again with its files (and its engine's images) kept."""
         with locked():
             node, state = self.node(ref), self.state
-            if nodes.is_alive(state.pids.get(node.index)):
+            if nodes.runs_node(state.pids.get(node.index), node):
                 raise SimError(f"{node.name} is already running")
             state.pids[node.index] = nodes.start(node, self.layout, state.docker)
             state.save(self.layout)
@@ -136,7 +137,7 @@ class Cluster:
     # ---- internals -----------------------------------------------------------------------------
     def _refuse_or_clean_previous(self) -> None:
         previous = State.load(self.layout)
-        if previous and any(nodes.is_alive(p) for p in previous.pids.values()):
+        if previous and _live_pids(self.layout, previous):
             raise SimError(
                 f"a simulated cluster is already running in {self.dir}; "
                 f"stop it first: python -m tests.sim down --dir {self.dir}"
@@ -180,7 +181,7 @@ class Cluster:
         owner = network.bridge_owner()
         # Another live cluster owns the shared bridges: remove only what is ours.
         owns_network = owner in (None, str(self.dir)) or not _cluster_alive(Path(owner))
-        teardown.teardown(self.dir, list(state.pids.values()) if state else [], owns_network)
+        teardown.teardown(self.dir, _live_pids(self.layout, state) if state else [], owns_network)
         left = teardown.leftovers(self.dir if owns_network else None)
         if left and owns_network:
             raise SimError(f"teardown left these behind: {', '.join(left)}")
@@ -206,7 +207,12 @@ def _parse_index(ref: int | str) -> int:
 
 def _cluster_alive(root: Path) -> bool:
     state = State.load(ClusterLayout(root))
-    return bool(state) and any(nodes.is_alive(p) for p in state.pids.values())
+    return bool(state) and bool(_live_pids(ClusterLayout(root), state))
+
+
+def _live_pids(layout: ClusterLayout, state: State) -> list[int]:
+    """The recorded PIDs that still run their node (a reused PID is not ours to kill)."""
+    return [pid for i, pid in state.pids.items() if pid and nodes.runs_node(pid, layout.node(i))]
 
 
 def _check_can_start(count: int, docker: bool) -> None:

@@ -142,6 +142,16 @@ def _reaped(pid: int) -> bool:
     return not is_alive(pid)
 
 
+def runs_node(pid: int | None, node: NodeLayout) -> bool:
+    """Whether `pid` is alive and still this node's `unshare` (PIDs get reused after a crash or reboot)."""
+    if not is_alive(pid):
+        return False
+    try:
+        return str(node.boot_script).encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 def first_child(pid: int) -> int | None:
     """The PID of `unshare`'s child, the node's PID 1 as the host sees it."""
     try:
