@@ -1,0 +1,92 @@
+"""CLI test fixtures: run `sparkctl` in-process through its error boundary, isolated and offline."""
+
+from __future__ import annotations
+
+import socket
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from orchestrator.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE_INVENTORY = REPO / "inventory.yaml"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one sparkctl invocation did."""
+
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No ./recipes, ./inventory.yaml, user config or operator secrets leak into a test."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    for name in ("SPARKCTL_INVENTORY", "HF_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    return work
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Any attempt to open a connection fails the test (mocks the network, not sparkctl)."""
+    attempts: list[object] = []
+
+    def refuse(_self, address, *_args):
+        attempts.append(address)
+        raise AssertionError(f"a dry run tried to connect to {address}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", lambda address, *a, **k: refuse(None, address))
+    return attempts
+
+
+@pytest.fixture
+def sparkctl(capsys: pytest.CaptureFixture[str], no_network) -> Callable[..., Outcome]:
+    """sparkctl(*args) -> Outcome; the example inventory unless -i/--inventory is given."""
+
+    def run(*args: str, inventory: Path | None = EXAMPLE_INVENTORY) -> Outcome:
+        argv = (["--inventory", str(inventory)] if inventory else []) + list(args)
+        capsys.readouterr()
+        try:
+            main(argv)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        captured = capsys.readouterr()
+        return Outcome(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def write(tmp_path: Path) -> Callable[[str, str], Path]:
+    """write('dir/name.yaml', yaml_text) -> the path, text dedented."""
+
+    def _write(relative: str, text: str) -> Path:
+        path = tmp_path / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return path
+
+    return _write
+
+
+def assert_clean_failure(outcome: Outcome, code: int, *fragments: str) -> None:
+    """Non-zero exit, one `error:` message containing every fragment, no traceback."""
+    assert outcome.code == code, (outcome.code, outcome.err)
+    assert "Traceback" not in outcome.err + outcome.out
+    assert outcome.err.startswith("error: "), outcome.err
+    for fragment in fragments:
+        assert fragment in outcome.err, f"{fragment!r} not in {outcome.err!r}"
