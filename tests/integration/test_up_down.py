@@ -1,0 +1,101 @@
+"""up, status, idempotency, replace and down through real SSH on the simulated cluster."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from openai import OpenAI
+
+from tests.integration.sparkctl_run import Sparkctl, accepted_connections
+
+CLUSTER_RECIPE = "openai-gpt-oss-120b-cluster"
+
+
+@pytest.fixture
+def two_nodes(sim_cluster_factory):
+    cluster = sim_cluster_factory(nodes=2)
+    spark = Sparkctl(cluster)
+    spark.run("down", check=True)
+    yield cluster, spark
+    spark.run("down")
+
+
+def ray_members(cluster) -> list:
+    probe = ('import json, ray; ray.init(address="auto", logging_level="ERROR"); '
+             'print(json.dumps([[n["NodeManagerAddress"], n["Alive"], n["Resources"].get("GPU", 0)] for n in ray.nodes()]))')
+    result = cluster.docker(1, ["exec", "sparkctl-vllm", "python3", "-c", probe], check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def answer(endpoint: str, model: str) -> str:
+    client = OpenAI(base_url=endpoint, api_key="unused", timeout=30, max_retries=0)
+    reply = client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}], max_tokens=4)
+    return reply.choices[0].message.content
+
+
+def test_up_cluster_serves_on_fabric_and_down_removes_everything(two_nodes):
+    cluster, spark = two_nodes
+    before = accepted_connections(cluster)
+    result = spark.run("up", "cluster", CLUSTER_RECIPE, check=True)
+    after = accepted_connections(cluster)
+    assert {name: after[name] - before[name] for name in after} == {"spark1": 1, "spark2": 1}
+    assert "endpoint: http://10.77.0.11:8000/v1" in result.stdout
+    alive = sorted(ip for ip, is_alive, gpus in ray_members(cluster) if is_alive and gpus == 1)
+    assert alive == ["10.78.0.11", "10.78.0.12"]
+    assert answer("http://10.77.0.11:8000/v1", "gpt-oss-120b")
+    status = json.loads(spark.run("--json", "status", check=True).stdout)
+    assert {(row["node"], row["role"], row["container"]) for row in status} == {
+        ("spark1", "head", "running"), ("spark2", "worker", "running")}
+    assert [row["health"] for row in status if row["role"] == "head"] == ["ready"]
+    spark.run("down", check=True)
+    assert spark.no_containers_anywhere()
+
+
+def test_up_again_changes_nothing_and_replace_switches(two_nodes):
+    cluster, spark = two_nodes
+    spark.run("up", "cluster", CLUSTER_RECIPE, check=True)
+    started = spark.containers(1)
+    again = spark.run("up", "cluster", CLUSTER_RECIPE, check=True)
+    assert "already up" in again.stdout
+    refused = spark.run("up", "solo", "openai-gpt-oss-120b")
+    assert refused.returncode != 0 and "--replace" in refused.stderr
+    assert spark.containers(1) == started
+    spark.run("up", "solo", "openai-gpt-oss-120b", "--replace", check=True)
+    status = json.loads(spark.run("--json", "status", check=True).stdout)
+    assert [(row["node"], row["role"], row["recipe"]) for row in status] == [("spark1", "solo", "openai-gpt-oss-120b")]
+    assert answer("http://10.77.0.11:8000/v1", "gpt-oss-120b")
+
+
+def test_drop_caches_all_lands_on_every_node(two_nodes):
+    cluster, spark = two_nodes
+    for node in cluster.nodes:
+        node.drop_caches.write_text("0\n")
+    result = spark.run("--json", "drop-caches", "--all", check=True)
+    assert all(node.drop_caches.read_text().strip() == "3" for node in cluster.nodes)
+    facts = json.loads(result.stdout)
+    assert set(facts) == {"spark1", "spark2"}
+    assert all(int(f["mem_available_kb_after"]) > 0 for f in facts.values())
+
+
+def test_down_is_idempotent(two_nodes):
+    _cluster, spark = two_nodes
+    first = spark.run("down", check=True)
+    second = spark.run("down", check=True)
+    assert "removed 0" in first.stdout and "removed 0" in second.stdout
+
+
+@pytest.mark.parametrize("sim_cluster", [{"nodes": 4}], indirect=True)
+def test_up_cluster_on_four_nodes(sim_cluster):
+    spark = Sparkctl(sim_cluster)
+    spark.run("down", check=True)
+    try:
+        spark.run("up", "cluster", CLUSTER_RECIPE, "--set", "tensor-parallel-size=4", check=True, timeout=400)
+        alive = sorted(ip for ip, is_alive, _gpus in ray_members(sim_cluster) if is_alive)
+        assert alive == [f"10.78.0.{10 + i}" for i in range(1, 5)]
+        assert answer("http://10.77.0.11:8000/v1", "gpt-oss-120b")
+        status = json.loads(spark.run("--json", "status", check=True).stdout)
+        assert sorted(row["role"] for row in status) == ["head", "worker", "worker", "worker"]
+    finally:
+        spark.run("down", check=True)
+    assert spark.no_containers_anywhere()
