@@ -26,7 +26,7 @@ lint: venv
 	$(BIN)/ruff check orchestrator tests bench
 
 demo: sysdeps venv
-	$(BIN)/python -m tests.sim.demo
+	$(BIN)/python -m tests.demo
 
 bench: sysdeps venv
 	$(BIN)/python bench/startup.py

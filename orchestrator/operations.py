@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from orchestrator import console, planner
 from orchestrator.app import Settings, UpRequest, prepare_up, select_nodes
-from orchestrator.errors import ExecutionError, SparkctlError, StateConflict
+from orchestrator.errors import ConnectionFailed, ExecutionError, SparkctlError, StateConflict
 from orchestrator.events import Event, JsonReporter, Reporter
 from orchestrator.executor import Executor, Report
 from orchestrator.health import server_answers
@@ -61,7 +61,10 @@ class Session:
         held = []
         try:
             for node in nodes:
-                hold = self.transport.hold(node, script, 30)
+                try:
+                    hold = self.transport.hold(node, script, 30)
+                except ConnectionFailed as exc:
+                    raise ConnectionFailed(f"phase connect failed on {node.name}: {exc}") from None
                 held.append(hold)
                 if hold.channel is None:
                     raise StateConflict(f"{node.name}: {hold.result.stderr.strip() or 'cannot take the lock'}")

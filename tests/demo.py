@@ -1,0 +1,57 @@
+"""`make demo`: the main job against a simulated 2-node Spark cluster, through real SSH.
+
+Starts the simulated cluster, then runs exactly what a user runs:
+sparkctl up cluster openai-gpt-oss-120b-cluster, status, a chat request, down; and always tears down.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from tests.sim import Cluster
+
+DEMO_DIR = Path(__file__).resolve().parents[1] / ".sim" / "demo"
+SPARKCTL = str(Path(sys.executable).parent / "sparkctl")
+
+
+def sparkctl(*args: str, inventory: Path) -> None:
+    """Run sparkctl as a user would, echoing the command."""
+    print(f"\n$ sparkctl {' '.join(args)}", flush=True)
+    env = {**os.environ, "SPARKCTL_INVENTORY": str(inventory)}
+    subprocess.run([SPARKCTL, *args], env=env, check=True, timeout=1500)
+
+
+def ask(endpoint: str, model: str) -> str:
+    """One chat completion against the deployed endpoint."""
+    body = {"model": model, "messages": [{"role": "user", "content": "Hello, Spark!"}], "max_tokens": 8}
+    request = urllib.request.Request(f"{endpoint}/chat/completions", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())["choices"][0]["message"]["content"]
+
+
+def main() -> int:
+    """Bring the simulated cluster up, run the main job, always tear down."""
+    cluster = Cluster(DEMO_DIR)
+    print("starting a simulated 2-node Spark cluster (network namespaces, sshd, dockerd per node)...", flush=True)
+    cluster.up(2, docker=True)
+    try:
+        inventory = cluster.inventory_path
+        sparkctl("up", "cluster", "openai-gpt-oss-120b-cluster", inventory=inventory)
+        sparkctl("status", inventory=inventory)
+        print(f"\n$ chat request to http://10.77.0.11:8000/v1\nreply: {ask('http://10.77.0.11:8000/v1', 'gpt-oss-120b')}")
+        sparkctl("drop-caches", "--all", inventory=inventory)
+        sparkctl("down", inventory=inventory)
+    finally:
+        cluster.down()
+        print("simulated cluster stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""Faults during up: each is a clear error naming node and phase, and nothing of sparkctl is left running."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from tests.integration.sparkctl_run import Sparkctl, stop, wait_for
+
+CLUSTER_RECIPE = "openai-gpt-oss-120b-cluster"
+SOLO_RECIPE = "openai-gpt-oss-120b"
+
+
+@pytest.fixture
+def spark(sim_cluster_factory):
+    cluster = sim_cluster_factory(nodes=2)
+    runner = Sparkctl(cluster)
+    runner.run("down", check=True)
+    yield runner
+    for node in cluster.nodes:
+        cluster.heal(node)
+    runner.run("down")
+
+
+def assert_failed(result, *fragments: str) -> None:
+    assert result.returncode != 0, result.stdout
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr, result.stderr
+
+
+def test_node_unreachable_before_up_starts_nothing(spark):
+    spark.cluster.cut(2)
+    result = spark.run("up", "cluster", CLUSTER_RECIPE, timeout=120)
+    assert_failed(result, "spark2", "phase connect")
+    assert spark.containers(1) == []
+
+
+def test_server_crash_during_load_shows_its_logs_and_rolls_back(spark):
+    result = spark.run("up", "solo", SOLO_RECIPE, "-e", "VLLM_STANDIN_FAULT=crash-during-load")
+    assert_failed(result, "phase readiness failed on spark1", "exited", "rolled back")
+    assert "OutOfMemory" in result.stderr or "out of memory" in result.stderr.lower()
+    assert spark.no_containers_anywhere()
+
+
+def test_server_never_ready_hits_the_deadline_and_rolls_back(spark):
+    result = spark.run("up", "solo", SOLO_RECIPE, "-e", "VLLM_STANDIN_FAULT=never-ready", "--timeout", "6")
+    assert_failed(result, "phase readiness failed on spark1", "not ready after 6s", "rolled back")
+    assert spark.no_containers_anywhere()
+
+
+def test_ray_worker_that_never_joins_fails_the_gate(spark):
+    spark.cluster.cut(2, net="fabric")
+    result = spark.run("up", "cluster", CLUSTER_RECIPE, "--ray-timeout", "15")
+    assert_failed(result, "phase ray-gate failed on spark1", "10.78.0.12", "rolled back")
+    assert spark.no_containers_anywhere()
+
+
+def test_node_cut_during_up_fails_naming_it(spark):
+    up = spark.start("up", "cluster", CLUSTER_RECIPE, "-e", "VLLM_STANDIN_FAULT=slow-start:60")
+    try:
+        assert wait_for(lambda: any("running" in c for c in spark.containers(2)), 120)
+        assert wait_for(lambda: any("running" in c for c in spark.containers(1)), 60)
+        spark.cluster.cut(2)
+        _out, err = stop(up, timeout=120)
+    finally:
+        if up.poll() is None:
+            up.kill()
+    assert up.returncode != 0
+    assert "spark2" in err and "phase readiness" in err
+    spark.cluster.heal(2)
+    spark.run("down", check=True)
+    assert spark.no_containers_anywhere()
+
+
+def test_sigint_during_readiness_rolls_back_and_the_lock_refuses_others(spark):
+    up = spark.start("up", "solo", SOLO_RECIPE, "-e", "VLLM_STANDIN_FAULT=slow-start:60")
+    try:
+        assert wait_for(lambda: any("running" in c for c in spark.containers(1)), 120)
+        concurrent = spark.run("down")
+        assert_failed(concurrent, "another sparkctl holds the lock", "pid ", "since")
+        up.send_signal(signal.SIGINT)
+        _out, err = stop(up, timeout=60)
+    finally:
+        if up.poll() is None:
+            up.kill()
+    assert up.returncode != 0
+    assert "interrupted" in err and "rolled back" in err
+    assert spark.no_containers_anywhere()
