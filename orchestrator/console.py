@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from orchestrator.plan import Plan, PhaseKind
+from orchestrator.plan import PhaseKind, Plan
 from orchestrator.rules import Finding
 
 

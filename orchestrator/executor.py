@@ -36,7 +36,7 @@ def failure_message(phase: str, step: Step, result: Result) -> str:
     failed = next((line for line in reversed(lines) if line.startswith("sparkctl: failed")), None)
     lines = [line for line in lines if not line.startswith("sparkctl: failed")]
     tail = "\n".join(f"    {line}" for line in lines[-STDERR_TAIL:]) or "    (no stderr)"
-    what = "timed out after {:g}s".format(step.timeout) if result.timed_out else f"exited {result.exit_code}"
+    what = f"timed out after {step.timeout:g}s" if result.timed_out else f"exited {result.exit_code}"
     command = failed.split(": ", 2)[-1] if failed else step.description
     return f"phase {phase} failed on {step.node}: {what}\n  command: {command}\n  stderr:\n{tail}"
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class PhaseKind(str, Enum):
+class PhaseKind(StrEnum):
     """How the executor runs a phase."""
 
     SCRIPT = "script"

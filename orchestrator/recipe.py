@@ -174,7 +174,7 @@ class RecipeBook:
         """Load a recipe and everything it extends, merged into one Recipe."""
         chain = self._chain(recipe_name)
         merged: dict[str, Any] = {}
-        for _name, doc, parsed in reversed(chain):
+        for _name, _doc, parsed in reversed(chain):
             merged = merge(merged, parsed.model_dump(exclude_unset=True, exclude={"extends"}))
         top_doc = chain[0][1]
         return build_recipe(recipe_name, merged, top_doc, tuple(name for name, _, _ in chain))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from orchestrator.recipe import Recipe
 from orchestrator.values import is_secret_name
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     """Errors stop `up` (unless --force); warnings are shown."""
 
     ERROR = "error"

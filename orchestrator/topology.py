@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from orchestrator.errors import TopologyError
 from orchestrator.inventory import Inventory, Node
 from orchestrator.recipe import Recipe
 
 
-class Topology(str, Enum):
+class Topology(StrEnum):
     """How a recipe is spread over Sparks."""
 
     SOLO = "solo"
@@ -18,7 +18,7 @@ class Topology(str, Enum):
     REPLICAS = "replicas"
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     """What a node does in a deployment."""
 
     SOLO = "solo"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -187,7 +186,7 @@ def _open(connection: fabric.Connection, node: Node, known) -> None:
     except paramiko.AuthenticationException as exc:
         raise ConnectionFailed(f"{where}: SSH authentication failed ({exc}); check the user and ssh_key "
                                "in the inventory, or your ssh-agent") from None
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise ConnectionFailed(f"{where}: no answer on SSH within {CONNECT_TIMEOUT:g}s (is it up and reachable?)") from None
     except (OSError, paramiko.SSHException, EOFError) as exc:
         raise ConnectionFailed(f"{where}: cannot connect over SSH: {exc or type(exc).__name__}") from None
