@@ -81,12 +81,3 @@ def write(tmp_path: Path) -> Callable[[str, str], Path]:
         return path
 
     return _write
-
-
-def assert_clean_failure(outcome: Outcome, code: int, *fragments: str) -> None:
-    """Non-zero exit, one `error:` message containing every fragment, no traceback."""
-    assert outcome.code == code, (outcome.code, outcome.err)
-    assert "Traceback" not in outcome.err + outcome.out
-    assert outcome.err.startswith("error: "), outcome.err
-    for fragment in fragments:
-        assert fragment in outcome.err, f"{fragment!r} not in {outcome.err!r}"

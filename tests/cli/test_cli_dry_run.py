@@ -200,3 +200,25 @@ def test_network_guard_catches_a_connection(no_network):
     with pytest.raises(AssertionError, match="tried to connect"):
         socket.socket().connect(("192.0.2.1", 22))
     assert no_network == [("192.0.2.1", 22)]
+
+
+@pytest.mark.parametrize("hostile", ["$(touch /tmp/pwned)", "a;b", "it's \"x\"", "a b", "x && y", "x | y"])
+def test_hostile_set_and_env_values_stay_one_word(sparkctl, hostile):
+    outcome = sparkctl("plan", "solo", "gpt-oss-20b", "--set", f"tool-call-parser={hostile}", "-e", f"HOSTILE={hostile}")
+    assert outcome.code == 0, outcome.err
+    tokens = next(shlex.split(line) for line in outcome.out.splitlines() if line.startswith("docker run -d"))
+    assert f"HOSTILE={hostile}" in tokens
+    assert tokens[tokens.index("--tool-call-parser") + 1] == hostile
+
+
+def test_backticks_in_env_stay_one_word(sparkctl):
+    outcome = sparkctl("plan", "solo", "gpt-oss-20b", "-e", "HOSTILE=`touch /tmp/pwned`")
+    tokens = next(shlex.split(line) for line in outcome.out.splitlines() if line.startswith("docker run -d"))
+    assert "HOSTILE=`touch /tmp/pwned`" in tokens
+
+
+def test_recipe_file_name_that_is_not_a_label_safe_name(sparkctl, write, tmp_path):
+    write("mine/a$(id).yaml", "model: m\ncontainer: c\n")
+    outcome = sparkctl("--recipes-dir", str(tmp_path / "mine"), "plan", "solo", "a$(id)")
+    assert outcome.code == 2 and "Traceback" not in outcome.err
+    assert "not a valid name" in outcome.err

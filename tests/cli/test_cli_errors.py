@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from conftest import assert_clean_failure
+from cli_expect import assert_clean_failure
 
 BROKEN = "model: org/m\ncontainer: img\nargs: {tensor-parallel-size: 2, gpu-memory-utilization: 0.8}\n"
 
@@ -53,9 +55,8 @@ def test_no_inventory_anywhere(sparkctl):
 
 
 def test_inventory_from_environment(sparkctl, monkeypatch):
-    from conftest import EXAMPLE_INVENTORY
-
-    monkeypatch.setenv("SPARKCTL_INVENTORY", str(EXAMPLE_INVENTORY))
+    example = Path(__file__).resolve().parents[2] / "inventory.yaml"
+    monkeypatch.setenv("SPARKCTL_INVENTORY", str(example))
     assert sparkctl("plan", "solo", "gpt-oss-20b", inventory=None).code == 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import yaml
-from conftest import assert_clean_failure
+from cli_expect import assert_clean_failure
 
 TOPOLOGY_KEYS = {"args.tensor-parallel-size", "args.max-model-len", "args.gpu-memory-utilization",
                  "args.enforce-eager", "args.mxfp4-layers"}
