@@ -94,11 +94,10 @@ def test_inventory_lists_every_node_in_sparkctls_format(sim_cluster: Cluster) ->
     import yaml
 
     inventory = yaml.safe_load(sim_cluster.inventory_path.read_text())
-    assert inventory["defaults"] == {
-        "user": "root",
-        "ssh_key": str(sim_cluster.dir / "id_ed25519"),
-        "known_hosts": str(sim_cluster.dir / "known_hosts"),
-    }
+    defaults = inventory["defaults"]
+    assert defaults["user"] == "root"
+    assert defaults["ssh_key"] == str(sim_cluster.dir / "id_ed25519")
+    assert defaults["known_hosts"] == str(sim_cluster.dir / "known_hosts")
     assert [n["name"] for n in inventory["nodes"]] == [n.name for n in sim_cluster.nodes]
     assert inventory["nodes"][1] == {
         "name": "spark2",

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests.sim import engine, files, network, nodes, teardown
-from tests.sim.images import image_tarballs
+from tests.sim import engine, files, imagestore, network, nodes, teardown
+from tests.sim.images import CACHE_DIR, image_tarballs
 from tests.sim.layout import MAX_NODES, MGMT_BRIDGE, ClusterLayout, Net, NodeLayout
 from tests.sim.shell import SimError
 from tests.sim.state import State, locked
@@ -156,6 +156,18 @@ class Cluster:
     def _create(self, count: int, docker: bool, images: bool) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         node_layouts = self.layout.nodes(count)
+        self._write_files(node_layouts, docker)
+        state = State(nodes=count, docker=docker)
+        if docker and images:
+            state.images = self._install_images(node_layouts)
+        network.create_bridges(self.dir)
+        for node in node_layouts:
+            network.create_node_netns(node)
+            state.pids[node.index] = nodes.start(node, self.layout, docker)
+            state.save(self.layout)
+        _parallel(lambda n: nodes.wait_ready(n, state.pids[n.index], docker), node_layouts)
+
+    def _write_files(self, node_layouts: list[NodeLayout], docker: bool) -> None:
         files.generate_key(self.layout.client_key, "sparkctl-sim")
         files.write_fake_nvidia_hook(self.layout.bin_dir)
         engine.write_daemon_config(self.layout)
@@ -163,18 +175,13 @@ class Cluster:
             files.write_node_files(node, self.layout.client_key)
             _check_socket_path(node, docker)
         files.write_client_files(self.layout, node_layouts)
-        network.create_bridges(self.dir)
-        state = State(nodes=count, docker=docker)
-        for node in node_layouts:
-            network.create_node_netns(node)
-            state.pids[node.index] = nodes.start(node, self.layout, docker)
-            state.save(self.layout)
-        _parallel(lambda n: nodes.wait_ready(n, state.pids[n.index], docker), node_layouts)
-        if docker and images:
-            tarballs = image_tarballs()
-            engine.load_images(node_layouts, tarballs)
-            state.images = [str(t) for t in tarballs]
-            state.save(self.layout)
+
+    def _install_images(self, node_layouts: list[NodeLayout]) -> list[str]:
+        """Give every node's engine the images, cloned from a cached pre-loaded data-root."""
+        tarballs = image_tarballs()
+        store = imagestore.store_for(tarballs, CACHE_DIR)
+        _parallel(lambda n: imagestore.clone(store, n.docker_data), node_layouts)
+        return [str(t) for t in tarballs]
 
     def _teardown(self) -> None:
         state = State.load(self.layout)

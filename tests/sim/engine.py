@@ -5,15 +5,12 @@ from __future__ import annotations
 import http.client
 import shlex
 import socket
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tests.sim.files import NODE_PATH
 from tests.sim.layout import ClusterLayout, NodeLayout
-from tests.sim.shell import run
 
 HOST_DOCKER = "/usr/bin/docker"
-LOAD_TIMEOUT = 600.0
 
 
 def dockerd_lines(node: NodeLayout, cluster: ClusterLayout) -> list[str]:
@@ -55,9 +52,14 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
 
 def ping(node: NodeLayout) -> bool:
     """Whether the node's dockerd answers /_ping right now."""
-    if not node.docker_socket.exists():
+    return ping_socket(node.docker_socket)
+
+
+def ping_socket(path: Path) -> bool:
+    """Whether a dockerd answers /_ping on this unix socket right now."""
+    if not path.exists():
         return False
-    connection = _UnixHTTPConnection(node.docker_socket)
+    connection = _UnixHTTPConnection(path)
     try:
         connection.request("GET", "/_ping")
         return connection.getresponse().status == 200
@@ -70,19 +72,3 @@ def ping(node: NodeLayout) -> bool:
 def docker_argv(node: NodeLayout, *args: str) -> list[str]:
     """A host command line running `docker args...` against the node's engine."""
     return [HOST_DOCKER, "-H", f"unix://{node.docker_socket}", *args]
-
-
-def load_image(node: NodeLayout, tarball: Path) -> None:
-    """`docker load` a docker-save tarball into the node's engine."""
-    run(docker_argv(node, "load", "-q", "-i", str(tarball)), timeout=LOAD_TIMEOUT)
-
-
-def load_images(nodes: list[NodeLayout], tarballs: list[Path]) -> None:
-    """Load every tarball into every node's engine, nodes in parallel."""
-
-    def load_all(node: NodeLayout) -> None:
-        for tarball in tarballs:
-            load_image(node, tarball)
-
-    with ThreadPoolExecutor(max_workers=max(1, min(len(nodes), 8))) as pool:
-        list(pool.map(load_all, nodes))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import resource
 from pathlib import Path
 
 import yaml
@@ -103,8 +104,6 @@ def ssh_config(cluster: ClusterLayout, nodes: list[NodeLayout]) -> str:
 
 def sandbox_ulimits() -> dict[str, str]:
     """Container ulimits this machine allows: Spark's unlimited memlock is above the hard limit here."""
-    import resource
-
     limits = {}
     for name, kind in (("memlock", resource.RLIMIT_MEMLOCK), ("nofile", resource.RLIMIT_NOFILE)):
         hard = resource.getrlimit(kind)[1]
