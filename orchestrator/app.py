@@ -56,7 +56,11 @@ def parse_sets(pairs: tuple[str, ...]) -> dict[str, Any]:
         key, sep, raw = pair.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set {pair}: expected key=value, e.g. --set max-model-len=8192")
-        overrides[key.removeprefix("--")] = None if raw == "" else yaml.safe_load(raw)
+        try:
+            overrides[key.removeprefix("--")] = None if raw == "" else yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {pair}: cannot read the value; quote it as a YAML string, "
+                              f"e.g. --set '{key}=\"...\"'") from None
     return overrides
 
 

@@ -10,6 +10,7 @@ from orchestrator.inventory import Inventory, Node
 from orchestrator.plan import Deployment
 from orchestrator.recipe import Recipe
 from orchestrator.topology import Role
+from orchestrator.values import url_host
 
 CONTAINER = "sparkctl-vllm"
 LABEL = "sparkctl.deployment"
@@ -64,7 +65,7 @@ def ray_head(node: Node, ray_port: int) -> list[str]:
 
 def ray_worker(node: Node, head: Node, ray_port: int) -> list[str]:
     """Ray worker joining the head over the fabric link, as the container's main process."""
-    return ["ray", "start", "--address", f"{head.ray_ip}:{ray_port}", "--node-ip-address", node.ray_ip,
+    return ["ray", "start", "--address", f"{url_host(head.ray_ip)}:{ray_port}", "--node-ip-address", node.ray_ip,
             "--disable-usage-stats", "--block"]
 
 

@@ -79,12 +79,13 @@ class Inventory(_Frozen):
     def _unique(self) -> Inventory:
         if not self.nodes:
             raise ValueError("lists no nodes; add at least one under 'nodes:'")
-        for attr in ("name", "ip"):
+        for attr in ("name", "ip", "ray_ip"):
             seen: set[str] = set()
             for node in self.nodes:
                 value = getattr(node, attr)
                 if value in seen:
-                    raise ValueError(f"two nodes share {attr} '{value}'; each node needs its own")
+                    label = "fabric_ip" if attr == "ray_ip" else attr
+                    raise ValueError(f"two nodes share {label} '{value}'; each node needs its own")
                 seen.add(value)
         return self
 

@@ -11,6 +11,7 @@ from orchestrator.plan import Deployment, Gate, Phase, PhaseKind, Plan, Readines
 from orchestrator.recipe import Recipe
 from orchestrator.templates import render
 from orchestrator.topology import Layout, Role, Topology
+from orchestrator.values import url_host
 
 GO_STATUS = '{"name":{{json .Name}},"state":{{json .State.Status}},"labels":{{json .Config.Labels}}}'
 READY_DEADLINE = 20 * 60.0
@@ -36,7 +37,7 @@ def deployment_for(recipe: Recipe, layout: Layout, inventory: Inventory) -> Depl
         recipe_hash=recipe.content_hash,
         topology=layout.topology.value,
         nodes=tuple(n.name for n in layout.nodes),
-        endpoint=f"http://{entry.ip}:{inventory.defaults.api_port}/v1",
+        endpoint=f"http://{url_host(entry.ip)}:{inventory.defaults.api_port}/v1",
         served_name=recipe.served_model_name,
     )
 
@@ -133,7 +134,7 @@ class _UpBuilder:
         steps = []
         workers = tuple(a.node.name for a in self.layout.assignments if a.role is Role.WORKER)
         for node in serving:
-            readiness = Readiness(f"http://{node.ip}:{self.defaults.api_port}", self.recipe.served_model_name,
+            readiness = Readiness(f"http://{url_host(node.ip)}:{self.defaults.api_port}", self.recipe.served_model_name,
                                   CONTAINER, self.options.ready_deadline, watch=workers)
             probe = render("container_state", self.options.templates_dir, container=CONTAINER,
                            go_state="{{.State.Status}}", tail=40)

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from orchestrator import values
 from orchestrator.errors import ConfigError
@@ -37,6 +37,13 @@ class Benchmark(_Frozen):
     args: dict[Name, ArgValue] = {}
 
 
+class BenchmarkFile(_Frozen):
+    """The benchmark section as written (merged key by key with what it extends)."""
+
+    framework: Name | None = None
+    args: dict[Name, ArgValue] | None = None
+
+
 class RecipeFile(_Frozen):
     """One recipe file as written: everything optional, since `extends` may supply it."""
 
@@ -49,28 +56,43 @@ class RecipeFile(_Frozen):
     args: dict[str, ArgValue | None] = {}
     env: dict[EnvName, Scalar | None] = {}
     mounts: dict[Name, Mount | None] = {}
-    benchmark: dict[str, Any] = {}
-
-    @field_validator("args")
-    @classmethod
-    def _arg_names(cls, args: dict[str, Any]) -> dict[str, Any]:
-        for key, value in args.items():
-            if not values.ARG_NAME_PATTERN.match(key):
-                raise ValueError(f"'{key}' is not a vLLM flag name; write it without '--', e.g. max-model-len")
-            if key in RESERVED_ARGS:
-                raise ValueError(f"'{key}' is set by sparkctl; remove it from the recipe")
-            _check_arg_value(key, value)
-        return args
+    benchmark: BenchmarkFile = BenchmarkFile()
 
 
-def _check_arg_value(key: str, value: Any) -> None:
-    """Strings anywhere in an argument value must be plain one-line text."""
+POSITIVE_INT_ARGS = ("tensor-parallel-size", "pipeline-parallel-size", "data-parallel-size", "max-model-len",
+                     "max-num-seqs", "max-num-batched-tokens")
+
+
+def arg_problem(key: str, value: Any) -> str | None:
+    """What is wrong with one recipe arg, or None."""
+    if not values.ARG_NAME_PATTERN.match(key):
+        return f"'{key}' is not a vLLM flag name; write it without '--', e.g. max-model-len"
+    if key in RESERVED_ARGS:
+        return f"'{key}' is set by sparkctl; remove it from the recipe"
+    if value is None:
+        return None
+    if key in POSITIVE_INT_ARGS and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        return f"must be a positive whole number, got {value!r}"
+    if key == "gpu-memory-utilization" and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                            or not 0 < value <= 1):
+        return f"must be a fraction between 0 and 1 (e.g. 0.85), got {value!r}"
     items = value if isinstance(value, list) else [value]
     for item in items:
+        if isinstance(item, (dict, list)) and not isinstance(value, dict):
+            return "list items must be scalars"
         if isinstance(item, str):
-            values.plain_text(item)
-        elif isinstance(item, (dict, list)) and not isinstance(value, dict):
-            raise ValueError(f"'{key}': list items must be scalars")
+            try:
+                values.plain_text(item)
+            except ValueError as exc:
+                return str(exc)
+    return None
+
+
+def env_problem(value: Any) -> str | None:
+    """What is wrong with one env value, or None (a leading '-' is fine after KEY=)."""
+    if isinstance(value, str) and any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        return "contains a control character (newline, tab, ...); use plain one-line text"
+    return None
 
 
 class Recipe(_Frozen):
@@ -179,6 +201,15 @@ class RecipeBook:
         top_doc = chain[0][1]
         return build_recipe(recipe_name, merged, top_doc, tuple(name for name, _, _ in chain))
 
+    def _path_named_by(self, recipe_name: str, chain: list) -> Path:
+        """The file of recipe_name; when a parent is missing, the error points at the `extends:` naming it."""
+        try:
+            return self.path_of(recipe_name)
+        except ConfigError as exc:
+            if not chain:
+                raise
+            raise chain[-1][1].error(("extends",), str(exc)) from None
+
     def _chain(self, recipe_name: str) -> list[tuple[str, YamlDocument, RecipeFile]]:
         chain: list[tuple[str, YamlDocument, RecipeFile]] = []
         current: str | None = recipe_name
@@ -186,7 +217,7 @@ class RecipeBook:
             if current in [name for name, _, _ in chain]:
                 cycle = " -> ".join([name for name, _, _ in chain] + [current])
                 raise chain[-1][1].error(("extends",), f"extends cycle: {cycle}; remove one 'extends'")
-            doc = read_yaml(self.path_of(current))
+            doc = read_yaml(self._path_named_by(current, chain))
             parsed = parse_recipe_file(doc)
             chain.append((current, doc, parsed))
             current = parsed.extends
@@ -196,10 +227,17 @@ class RecipeBook:
 def parse_recipe_file(doc: YamlDocument) -> RecipeFile:
     """Validate one recipe file as written."""
     try:
-        return RecipeFile.model_validate(doc.data)
+        parsed = RecipeFile.model_validate(doc.data)
     except ValidationError as exc:
         raise_validation_error(doc, exc, _FIELDS)
         raise
+    for key, value in parsed.args.items():
+        if problem := arg_problem(key, value):
+            raise doc.error(("args", key), problem)
+    for key, value in parsed.env.items():
+        if problem := env_problem(value):
+            raise doc.error(("env", key), problem)
+    return parsed
 
 
 def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -239,12 +277,12 @@ def with_overrides(recipe: Recipe, arg_overrides: dict[str, Any], env_overrides:
     """The recipe after `--set key=value` and `-e KEY=VAL` (these change its hash, as they should)."""
     if not arg_overrides and not env_overrides:
         return recipe
-    try:
-        RecipeFile.model_validate({"args": arg_overrides, "env": env_overrides})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ConfigError(f"override {where}: {first['msg'].removeprefix('Value error, ')}") from None
+    for key, value in arg_overrides.items():
+        if problem := arg_problem(key, value):
+            raise ConfigError(f"--set {key}: {problem}")
+    for key, value in env_overrides.items():
+        if problem := env_problem(value):
+            raise ConfigError(f"-e {key}: {problem}")
     data = recipe.model_dump()
     data["args"] = merge(data["args"], arg_overrides)
     data["env"] = merge(data["env"], env_overrides)

@@ -74,3 +74,8 @@ def ulimit_value(value: str | int) -> str:
     if not re.fullmatch(r"-1|\d+(:(-1|\d+))?", text):
         raise ValueError(f"'{text}' is not a ulimit value; use -1 (unlimited), N or SOFT:HARD")
     return text
+
+
+def url_host(ip: str) -> str:
+    """An IP as it appears in a URL or host:port (IPv6 in brackets)."""
+    return f"[{ip}]" if ":" in ip else ip

@@ -81,7 +81,8 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
 
 def raise_validation_error(doc: YamlDocument, exc: ValidationError, fields_at: dict) -> None:
     """Turn pydantic's first error into a ConfigError pointing at the file and line."""
-    first = exc.errors()[0]
+    found = exc.errors()
+    first = next((e for e in found if e["type"] == "extra_forbidden"), found[0])
     loc = tuple(first["loc"])
     problem = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
