@@ -31,7 +31,7 @@ class SimClusters:
             return self.cluster
         self.close()
         try:
-            self.cluster.up(nodes, docker=docker)
+            self.cluster.up(nodes, docker=docker, owner_pid=os.getpid())
         except SimError as error:
             pytest.fail(f"the simulated Spark cluster could not start: {error}", pytrace=False)
         self.shape = (nodes, docker)
@@ -62,8 +62,7 @@ def sim_clusters() -> Iterator[SimClusters]:
     """The session's keeper of the one simulated cluster; `.close()` frees the fixed subnets."""
     if os.geteuid() != 0:
         pytest.fail(
-            "the simulated Spark cluster needs root (network namespaces, sshd, dockerd): run the "
-            "integration tests as root",
+            "the simulated Spark cluster needs root (network namespaces, sshd, dockerd): run the integration tests as root",
             pytrace=False,
         )
     clusters = SimClusters(SIM_DIR)

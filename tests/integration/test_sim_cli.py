@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sim import network, teardown
+from tests.sim import Cluster, SimError, network, teardown
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -96,3 +96,22 @@ def test_down_after_a_docker_cluster_leaves_no_process_netns_link_or_mount(sim_c
     assert sim("down").returncode == 0
     assert_nothing_left(CLI_DIR)
     assert network.harness_netns() == [] and network.harness_links() == []
+
+
+def test_a_cluster_whose_owning_session_died_is_reclaimed(sim_clusters) -> None:
+    sim_clusters.close()
+    owner = subprocess.Popen(["sleep", "120"])
+    cluster = Cluster(CLI_DIR)
+    try:
+        cluster.up(2, docker=False, owner_pid=owner.pid)
+        with pytest.raises(SimError, match="already running"):
+            Cluster(CLI_DIR).up(2, docker=False)
+        owner.kill()
+        owner.wait(timeout=10)
+        Cluster(CLI_DIR).up(2, docker=False)
+        assert cluster.ssh(2, "hostname").stdout == "spark2\n"
+    finally:
+        owner.kill()
+        owner.wait(timeout=10)
+        cluster.down()
+    assert_nothing_left(CLI_DIR)

@@ -46,9 +46,7 @@ def execute(args: argparse.Namespace) -> str:
     if args.command == "down":
         return f"stopped the cluster in {cluster.dir}" if cluster.down() else f"nothing running in {cluster.dir}"
     if args.command == "status":
-        return "\n".join(
-            f"{n.name} {n.ip} {n.fabric_ip} {'up' if cluster.is_running(n) else 'down'}" for n in cluster.nodes
-        )
+        return "\n".join(f"{n.name} {n.ip} {n.fabric_ip} {'up' if cluster.is_running(n) else 'down'}" for n in cluster.nodes)
     if args.command in ("cut", "heal"):
         getattr(cluster, args.command)(args.node, args.net)
         return f"{args.command}: {cluster.node(args.node).name} ({args.net})"

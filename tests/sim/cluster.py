@@ -14,7 +14,7 @@ from tests.sim import engine, files, imagestore, network, nodes, teardown
 from tests.sim.images import CACHE_DIR, image_tarballs
 from tests.sim.layout import MAX_NODES, MGMT_BRIDGE, ClusterLayout, Net, NodeLayout
 from tests.sim.shell import SimError
-from tests.sim.state import State, locked
+from tests.sim.state import State, locked, owner_gone, process_identity
 
 NodeRef = int | str | NodeLayout
 REQUIRED_TOOLS = ("ip", "unshare", "nsenter", "ssh", "ssh-keygen", "/usr/sbin/sshd", "/usr/bin/docker-init")
@@ -69,14 +69,18 @@ class Cluster:
         return nodes.runs_node(self.state.pids.get(node.index), node)
 
     # ---- lifecycle -----------------------------------------------------------------------------
-    def up(self, count: int, docker: bool = True, images: bool = True) -> Cluster:
-        """Create bridges, nodes, sshd and engines; return once every node answers."""
+    def up(self, count: int, docker: bool = True, images: bool = True, owner_pid: int | None = None) -> Cluster:
+        """Create bridges, nodes, sshd and engines; return once every node answers.
+
+        With `owner_pid`, the cluster belongs to that process: once it has exited, a later `up`
+        reclaims the cluster instead of refusing (a pytest session killed before its finalizer).
+        """
         _check_can_start(count, docker)
         _check_dir_visible(self.dir)
         with locked():
             self._refuse_or_clean_previous()
             try:
-                self._create(count, docker, images)
+                self._create(count, docker, images, owner_pid)
             except BaseException:
                 _say("start-up failed; tearing down what was made")
                 self._teardown()
@@ -127,9 +131,7 @@ class Cluster:
         argv = ["ssh", "-F", str(self.layout.ssh_config), self.node(ref).name, command]
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=check)
 
-    def docker(
-        self, ref: NodeRef, args: Sequence[str], timeout: float = 120, check: bool = False
-    ) -> subprocess.CompletedProcess:
+    def docker(self, ref: NodeRef, args: Sequence[str], timeout: float = 120, check: bool = False) -> subprocess.CompletedProcess:
         """Run `docker args...` against a node's own engine (from the host, without SSH)."""
         argv = engine.docker_argv(self.node(ref), *args)
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=check)
@@ -137,10 +139,9 @@ class Cluster:
     # ---- internals -----------------------------------------------------------------------------
     def _refuse_or_clean_previous(self) -> None:
         previous = State.load(self.layout)
-        if previous and _live_pids(self.layout, previous):
+        if previous and _live_pids(self.layout, previous) and not owner_gone(previous):
             raise SimError(
-                f"a simulated cluster is already running in {self.dir}; "
-                f"stop it first: python -m tests.sim down --dir {self.dir}"
+                f"a simulated cluster is already running in {self.dir}; stop it first: python -m tests.sim down --dir {self.dir}"
             )
         owner = network.bridge_owner()
         if owner and owner != str(self.dir) and _cluster_alive(Path(owner)):
@@ -153,11 +154,11 @@ class Cluster:
             _say(f"cleaning up leftovers of an earlier run: {', '.join(left) or 'its state file'}")
             self._teardown()
 
-    def _create(self, count: int, docker: bool, images: bool) -> None:
+    def _create(self, count: int, docker: bool, images: bool, owner_pid: int | None) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         node_layouts = self.layout.nodes(count)
         self._write_files(node_layouts, docker)
-        state = State(nodes=count, docker=docker)
+        state = State(nodes=count, docker=docker, owner=process_identity(owner_pid) if owner_pid else None)
         if docker and images:
             state.images = self._install_images(node_layouts)
         network.create_bridges(self.dir)
@@ -214,7 +215,7 @@ def _parse_index(ref: int | str) -> int:
 
 def _cluster_alive(root: Path) -> bool:
     state = State.load(ClusterLayout(root))
-    return bool(state) and bool(_live_pids(ClusterLayout(root), state))
+    return bool(state) and bool(_live_pids(ClusterLayout(root), state)) and not owner_gone(state)
 
 
 def _live_pids(layout: ClusterLayout, state: State) -> list[int]:

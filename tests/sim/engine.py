@@ -27,8 +27,7 @@ def dockerd_lines(node: NodeLayout, cluster: ClusterLayout) -> list[str]:
     ]
     return [
         f"rm -f {q(str(node.docker_socket))}",
-        f"PATH={q(str(cluster.bin_dir))}:{NODE_PATH} /usr/sbin/dockerd {' '.join(flags)} "
-        f">>{q(str(node.dockerd_log))} 2>&1 &",
+        f"PATH={q(str(cluster.bin_dir))}:{NODE_PATH} /usr/sbin/dockerd {' '.join(flags)} >>{q(str(node.dockerd_log))} 2>&1 &",
     ]
 
 

@@ -9,6 +9,8 @@ import os
 import tarfile
 from pathlib import Path
 
+from tests.sim.shell import SimError
+
 BUSYBOX = Path("/bin/busybox")
 BUSYBOX_TAG = "sim-busybox:latest"
 CACHE_DIR = Path(os.environ.get("SPARKCTL_SIM_CACHE", "/var/cache/sparkctl-sim"))
@@ -27,6 +29,8 @@ def image_tarballs(cache_dir: Path = CACHE_DIR) -> list[Path]:
 def busybox_tarball(cache_dir: Path) -> Path:
     """A FROM-scratch image holding busybox-static, built in Python and cached by content."""
     binary = BUSYBOX.read_bytes()
+    if b"ld-linux" in binary[:65536]:
+        raise SimError(f"{BUSYBOX} is dynamically linked; the image needs busybox-static (apt-get install busybox-static)")
     digest = hashlib.sha256(binary + ",".join(APPLETS).encode()).hexdigest()[:16]
     out = cache_dir / f"sim-busybox-{digest}.tar"
     if not out.exists():

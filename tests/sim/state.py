@@ -27,6 +27,8 @@ class State:
     docker: bool
     pids: dict[int, int | None] = field(default_factory=dict)
     images: list[str] = field(default_factory=list)
+    # "pid:starttime" of the process the cluster lives and dies with (a pytest session), or None.
+    owner: str | None = None
 
     def save(self, layout: ClusterLayout) -> None:
         """Write the state atomically."""
@@ -43,6 +45,21 @@ class State:
             return cls(**raw)
         except (OSError, ValueError, TypeError):
             return None
+
+
+def process_identity(pid: int) -> str | None:
+    """`pid:starttime`, which names one process even after its PID is reused; None when it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] == "Z" else f"{pid}:{fields[19]}"
+
+
+def owner_gone(state: State) -> bool:
+    """Whether the cluster's owning process has exited (its cluster is then an orphan)."""
+    return state.owner is not None and process_identity(int(state.owner.split(":")[0])) != state.owner
 
 
 @contextmanager
