@@ -179,7 +179,12 @@ class Cluster:
 
     def _install_images(self, node_layouts: list[NodeLayout]) -> list[str]:
         """Give every node's engine the images, cloned from a cached pre-loaded data-root."""
-        tarballs = image_tarballs()
+        try:
+            tarballs = image_tarballs()
+        except SimError:
+            raise
+        except Exception as error:  # the image builder's own failures, made one clear message
+            raise SimError(f"could not build the project image (tests/sim/image.py): {error}") from error
         store = imagestore.store_for(tarballs, CACHE_DIR)
         _parallel(lambda n: imagestore.clone(store, n.docker_data), node_layouts)
         return [str(t) for t in tarballs]

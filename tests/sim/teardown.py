@@ -60,6 +60,7 @@ def remove_files(root: Path) -> None:
         "id_ed25519",
         "id_ed25519.pub",
         "daemon.json",
+        ".lock",
         "state.tmp",
     ):
         (root / name).unlink(missing_ok=True)
