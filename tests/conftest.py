@@ -14,7 +14,8 @@ import pytest
 from tests.sim import Cluster, SimError
 
 # SPARKCTL_SIM_DIR lets concurrent developer sessions keep their clusters apart (in separate net namespaces).
-SIM_DIR = Path(os.environ.get("SPARKCTL_SIM_DIR") or Path(__file__).resolve().parents[1] / ".sim" / "pytest")
+# Outside the checkout: nodes replace /tmp, /run and /root, where a clone may live.
+SIM_DIR = Path(os.environ.get("SPARKCTL_SIM_DIR") or "/var/lib/sparkctl-sim/pytest")
 
 
 class SimClusters:

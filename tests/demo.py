@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tests.sim import Cluster
 
-DEMO_DIR = Path(__file__).resolve().parents[1] / ".sim" / "demo"
+DEMO_DIR = Path("/var/lib/sparkctl-sim/demo")
 SPARKCTL = str(Path(sys.executable).parent / "sparkctl")
 
 

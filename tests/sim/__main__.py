@@ -11,7 +11,7 @@ from tests.sim.cluster import Cluster
 from tests.sim.layout import Net
 from tests.sim.shell import SimError
 
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / ".sim" / "cluster"
+DEFAULT_DIR = Path("/var/lib/sparkctl-sim/cluster")
 
 
 def parser() -> argparse.ArgumentParser:
