@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -264,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     imports = import_seconds(env)
     print(f"sparkctl from {what}; bytecode cached", flush=True)
     wait_for_free_sim()
+    # SIGTERM becomes SystemExit, so the finally below still tears the cluster down.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         sim("up", "--nodes", str(NODES), "--no-docker")
         samples = measure(benches(write_inputs(), binary, env), args.runs)
