@@ -14,7 +14,7 @@ from tests.sim import Cluster, SimError, network, teardown
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
-CLI_DIR = Path(os.environ.get("SPARKCTL_SIM_DIR") or REPO / ".sim" / "pytest").with_name("cli-test")
+CLI_DIR = Path(os.environ.get("SPARKCTL_SIM_DIR") or "/var/lib/sparkctl-sim/pytest").with_name("cli-test")
 
 
 def sim(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:

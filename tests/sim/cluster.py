@@ -246,7 +246,7 @@ def _check_dir_visible(root: Path) -> None:
         if root == hidden or hidden in root.parents:
             raise SimError(
                 f"the cluster directory {root} is under {hidden}, which every node replaces with its own; "
-                "choose another --dir (default: .sim/cluster in the repository)"
+                "choose another --dir (default: /var/lib/sparkctl-sim/cluster)"
             )
 
 
