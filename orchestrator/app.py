@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import ConfigError, LintError
 from orchestrator.inventory import Inventory, Node, find_inventory, load_inventory
-from orchestrator.recipe import Recipe, RecipeBook, recipe_dirs, with_overrides
-from orchestrator.rules import Finding, errors, lint
-from orchestrator.topology import Layout, Topology, assign
 from orchestrator.values import env_name, is_secret_name
+
+if TYPE_CHECKING:
+    from orchestrator.recipe import Recipe, RecipeBook
+    from orchestrator.rules import Finding
+    from orchestrator.topology import Layout, Topology
 
 FORWARDED_SECRETS = ("HF_TOKEN",)
 
@@ -27,7 +29,9 @@ class Settings:
     debug: bool = False
 
     def book(self) -> RecipeBook:
-        """The recipe search path."""
+        """The recipe search path (recipe models load only when a command needs them)."""
+        from orchestrator.recipe import RecipeBook, recipe_dirs
+
         return RecipeBook(recipe_dirs(self.recipes_dir))
 
     def load_inventory(self) -> Inventory:
@@ -93,6 +97,10 @@ def operator_secrets() -> dict[str, str]:
 def prepare_up(settings: Settings, topology: str, recipe_name: str, nodes: str | None,
                sets: tuple[str, ...], env: tuple[str, ...], force: bool) -> UpRequest:
     """Load, override, lint and lay out a recipe; refuse lint errors unless forced."""
+    from orchestrator.recipe import with_overrides
+    from orchestrator.rules import errors, lint
+    from orchestrator.topology import Topology, assign
+
     inventory = settings.load_inventory()
     plain_env, secrets = parse_env(env)
     recipe = with_overrides(settings.book().resolve(recipe_name), parse_sets(sets), plain_env)

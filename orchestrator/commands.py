@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator import shell
 from orchestrator.inventory import Inventory, Node
 from orchestrator.plan import Deployment
-from orchestrator.recipe import Recipe
 from orchestrator.topology import Role
 from orchestrator.values import url_host
+
+if TYPE_CHECKING:
+    from orchestrator.recipe import Recipe
 
 CONTAINER = "sparkctl-vllm"
 LABEL = "sparkctl.deployment"

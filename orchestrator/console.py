@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from orchestrator.plan import PhaseKind, Plan
-from orchestrator.rules import Finding
+
+if TYPE_CHECKING:
+    from orchestrator.rules import Finding
 
 
 def emit_json(data: Any) -> None:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from orchestrator import commands
 from orchestrator.commands import CONTAINER, LABEL
 from orchestrator.inventory import Inventory, Node
 from orchestrator.plan import Deployment, Gate, Phase, PhaseKind, Plan, Readiness, Step
-from orchestrator.recipe import Recipe
 from orchestrator.templates import render
 from orchestrator.topology import Layout, Role, Topology
 from orchestrator.values import url_host
+
+if TYPE_CHECKING:
+    from orchestrator.recipe import Recipe
 
 GO_STATUS = '{"name":{{json .Name}},"state":{{json .State.Status}},"labels":{{json .Config.Labels}}}'
 READY_DEADLINE = 20 * 60.0

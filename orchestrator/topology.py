@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from orchestrator.errors import TopologyError
 from orchestrator.inventory import Inventory, Node
-from orchestrator.recipe import Recipe
+
+if TYPE_CHECKING:
+    from orchestrator.recipe import Recipe
 
 
 class Topology(StrEnum):

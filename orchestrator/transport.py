@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import fabric
@@ -16,6 +17,7 @@ from orchestrator.errors import ConnectionFailed, HostKeyError
 from orchestrator.inventory import Inventory, Node
 
 CONNECT_TIMEOUT = 10.0
+RELEASE_WAIT = 3.0
 PREAMBLE = "set -o pipefail\ntrap 'echo \"sparkctl: failed ($?): $BASH_COMMAND\" >&2' ERR\n"
 
 
@@ -53,6 +55,7 @@ class Held:
         """Let the held script finish."""
         if self.channel is not None:
             self.channel.shutdown_write()
+            self.channel.status_event.wait(RELEASE_WAIT)
             self.channel.close()
             self.channel = None
 
@@ -83,6 +86,8 @@ class SSHTransport:
         self.notify = notify
         self._connections: dict[str, fabric.Connection] = {}
         self._locks: dict[str, threading.Lock] = {n.name: threading.Lock() for n in inventory.nodes}
+        self._known_lock = threading.Lock()
+        self._known: dict[Path, paramiko.HostKeys] = {}
 
     def run(self, node: Node, script: str, timeout: float, secrets: dict[str, str] | None = None) -> Result:
         """Run script with bash on node; never raises for a non-zero exit."""
@@ -169,11 +174,18 @@ class SSHTransport:
         )
         known = hostkeys.known_hosts_file(self.inventory.known_hosts_path(),
                                           connection.ssh_config.get("userknownhostsfile"))
-        if known.is_file():
-            connection.client.load_host_keys(str(known))
+        # One parsed known_hosts shared by every connection: paramiko's parser is slow and this runs per node.
+        connection.client._host_keys = self._host_keys(known)
         connection.client.set_missing_host_key_policy(hostkeys.RecordFirstContact(known, self.notify))
         _open(connection, node, known)
         return connection
+
+
+    def _host_keys(self, known: Path) -> paramiko.HostKeys:
+        with self._known_lock:
+            if known not in self._known:
+                self._known[known] = paramiko.HostKeys(str(known) if known.is_file() else None)
+            return self._known[known]
 
 
 def _open(connection: fabric.Connection, node: Node, known) -> None:
