@@ -154,6 +154,8 @@ def _naming_phase(runner):
         try:
             return runner(phase, step)
         except ConnectionFailed as exc:
+            if str(exc).startswith("phase "):
+                raise
             raise ConnectionFailed(f"phase {phase.name} failed on {step.node}: {exc}") from None
     return run
 

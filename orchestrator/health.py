@@ -8,7 +8,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 
-from orchestrator.errors import ExecutionError
+from orchestrator.errors import ConnectionFailed, ExecutionError
 from orchestrator.inventory import Node
 from orchestrator.plan import Readiness, Step
 from orchestrator.transport import Transport
@@ -59,7 +59,10 @@ def _short(exc: Exception) -> str:
 
 def check_running(transport: Transport, node: Node, step: Step, phase: str) -> None:
     """Raise, with the container's last log lines, unless it is running on node."""
-    state = transport.run(node, step.script, PROBE_TIMEOUT)
+    try:
+        state = transport.run(node, step.script, PROBE_TIMEOUT)
+    except ConnectionFailed as exc:
+        raise ConnectionFailed(f"phase {phase} failed on {node.name}: {exc}") from None
     if state.timed_out:
         raise ExecutionError(f"phase {phase} failed on {node.name}: no answer within {PROBE_TIMEOUT:g}s "
                              "while checking the container (node down or cut off?)")

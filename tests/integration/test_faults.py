@@ -57,6 +57,25 @@ def test_ray_worker_that_never_joins_fails_the_gate(spark):
     assert spark.no_containers_anywhere()
 
 
+def test_node_cut_during_up_fails_naming_it(spark):
+    up = spark.start("up", "cluster", CLUSTER_RECIPE, "-e", "VLLM_STANDIN_FAULT=slow-start:90")
+    try:
+        head_log = lambda: spark.cluster.docker(1, ["logs", "sparkctl-vllm"]).stdout  # noqa: E731
+        assert wait_for(lambda: "Starting to load model" in head_log(), 150), "vllm serve never started loading"
+        spark.cluster.cut(2)
+        _out, err = stop(up, timeout=120)
+    finally:
+        if up.poll() is None:
+            up.kill()
+    assert up.returncode != 0
+    assert "phase readiness failed on spark2" in err, err
+    assert spark.containers(1) == [], "the reachable node was not rolled back"
+    spark.cluster.heal(2)
+    # The cut node's sshd learns its client is gone only when a heartbeat write fails after the heal.
+    assert wait_for(lambda: spark.run("down").returncode == 0, 120, interval=3)
+    assert spark.no_containers_anywhere()
+
+
 def test_sigint_during_readiness_rolls_back_and_the_lock_refuses_others(spark):
     up = spark.start("up", "solo", SOLO_RECIPE, "-e", "VLLM_STANDIN_FAULT=slow-start:60")
     try:
