@@ -35,6 +35,9 @@ class Reporter:
             with self._lock:
                 print(line, file=self.stream, flush=True)
 
+    def close(self) -> None:
+        """Nothing to release for plain lines."""
+
     def format(self, event: Event) -> str:
         """The line for one event (empty to stay quiet)."""
         took = f" ({event.seconds:.1f}s)" if event.seconds is not None else ""

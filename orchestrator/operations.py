@@ -12,14 +12,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from orchestrator import console, planner
+from orchestrator import console, planner, proxy, proxykey
 from orchestrator.app import Settings, UpRequest, prepare_up, select_nodes
 from orchestrator.errors import ConnectionFailed, ExecutionError, SparkctlError, StateConflict
-from orchestrator.events import Event, JsonReporter, Reporter
+from orchestrator.events import Event
 from orchestrator.executor import Executor, Report
 from orchestrator.health import server_answers
 from orchestrator.inventory import Inventory, Node
 from orchestrator.plan import Deployment, Plan, Readiness
+from orchestrator.progress import reporter_for
 from orchestrator.state import Container, deployments, parse_containers
 from orchestrator.templates import render
 from orchestrator.transport import SSHTransport
@@ -40,7 +41,7 @@ class Session:
 
     def __init__(self, settings: Settings, inventory: Inventory, secrets: dict[str, str] | None = None):
         self.settings, self.inventory = settings, inventory
-        self.emit = JsonReporter() if settings.json else Reporter()
+        self.emit = reporter_for(settings.json)
         self.transport = SSHTransport(inventory, notify=lambda m: self.emit(Event("notice", message=m)))
         self.executor = Executor(self.transport, inventory, self.emit, secrets)
 
@@ -74,8 +75,9 @@ class Session:
                 hold.release()
 
     def close(self) -> None:
-        """Close connections."""
+        """Close connections and stop progress output."""
         self.transport.close()
+        self.emit.close()
 
 
 @contextlib.contextmanager
@@ -99,7 +101,8 @@ def show_plan(settings: Settings, request: UpRequest, deadlines: Deadlines) -> N
     """Print the up plan; touches nothing."""
     plan = _up_plan(settings, request, deadlines)
     _warn_findings(request)
-    console.print_plan(plan, sorted(request.secrets), settings.json)
+    step_secrets = {name for phase in plan.phases for step in phase.steps for name in step.secrets}
+    console.print_plan(plan, sorted(step_secrets | set(request.secrets)), settings.json)
 
 
 def _up_plan(settings: Settings, request: UpRequest, deadlines: Deadlines) -> Plan:
@@ -118,19 +121,22 @@ def up(settings: Settings, request: UpRequest, replace: bool, keep_on_failure: b
     plan = _up_plan(settings, request, deadlines)
     deployment = plan.deployment
     _warn_findings(request)
-    with session(settings, request.inventory, request.secrets) as current, current.locked(request.layout.nodes):
+    secrets = {**request.secrets, **proxy.secrets_for(deployment)}
+    with session(settings, request.inventory, secrets) as current, current.locked(request.layout.nodes):
         live = current.containers(request.layout.nodes)
-        if _already_up(deployment, live, plan):
+        if _already_up(deployment, live, plan) and proxy.already_serving(deployment, secrets):
             console.info(f"already up: {deployment.id} at {deployment.endpoint} (nothing changed)")
             return
         _clear_conflicts(current, request.inventory, deployment, live, replace)
         report = _run_or_roll_back(current, plan, keep_on_failure)
     _print_up_summary(deployment, report)
+    _warn_model_cache(report, request)
 
 
 def _already_up(deployment: Deployment, live: list[Container], plan: Plan) -> bool:
     ours = [c for c in live if c.deployment == deployment.id]
-    if len(live) != len(deployment.nodes) or len(ours) != len(live) or not all(c.running for c in ours):
+    expected = len(deployment.nodes) + proxy.extra_containers(deployment)
+    if len(live) != expected or len(ours) != len(live) or not all(c.running for c in ours):
         return False
     readiness = [s.readiness for p in plan.phases for s in p.steps if s.readiness]
     return all(server_answers(r) is None for r in readiness)
@@ -177,9 +183,19 @@ def _roll_back(current: Session, deployment: Deployment, reason: str) -> None:
         console.warn(f"rollback incomplete, run 'sparkctl down': {exc}")
 
 
+def _warn_model_cache(report: Report, request: UpRequest) -> None:
+    """Preflight found the model missing or broken in a node's cache: vLLM downloads it there itself."""
+    for node, facts in report.facts("preflight").items():
+        if facts.get("model") in ("missing", "dangling"):
+            console.warn(f"{node}: model {request.recipe.model} is {facts['model']} in the HF cache (vLLM downloads "
+                         f"it on each node itself); sync it once with 'sparkctl models sync {request.recipe.name}' "
+                         "or 'up --setup'")
+
+
 def _print_up_summary(deployment: Deployment, report: Report) -> None:
     timings = ", ".join(f"{phase} {seconds:.1f}s" for phase, seconds in report.seconds.items())
-    console.info(f"up: {deployment.id}\nendpoint: {deployment.endpoint} (model '{deployment.served_name}')\n"
+    key = "\nkey: sparkctl status --show-key" if proxy.extra_containers(deployment) else ""
+    console.info(f"up: {deployment.id}\nendpoint: {deployment.endpoint} (model '{deployment.served_name}'){key}\n"
                  f"phases: {timings}")
 
 
@@ -211,12 +227,15 @@ def _gib(kb: str | None) -> str:
     return f"{int(kb) / 1048576:.1f} GiB" if kb and kb.isdigit() else "?"
 
 
-def status(settings: Settings) -> None:
-    """Per node: deployment, role, recipe, hash, container state, health, endpoint."""
+def status(settings: Settings, show_key: bool = False) -> None:
+    """Per node: deployment, role, recipe, hash, container state, health, endpoint; or only the proxy key."""
+    if show_key:
+        console.info(proxykey.load_key(create=False) or f"no proxy key yet; 'up replicas' creates {proxykey.key_path()}")
+        return
     inventory = settings.load_inventory()
     with session(settings, inventory) as current:
         live = current.containers(inventory.nodes)
-    rows = [_status_row(c) for c in live]
+    rows = proxy.with_backends([_status_row(c) for c in live], [c.labels for c in live])
     if settings.json:
         console.emit_json(rows)
     elif not rows:
@@ -228,15 +247,19 @@ def status(settings: Settings) -> None:
 def _status_row(container: Container) -> dict[str, str]:
     labels = container.labels
     serves = labels.get("sparkctl.role") in ("head", "solo", "replica")
+    is_proxy = labels.get("sparkctl.role") == proxy.ProxyRole.PROXY
+    endpoint = labels.get(proxy.API_LABEL) or labels.get("sparkctl.endpoint", "")
     health = "-"
     if serves and container.running:
-        base = labels.get("sparkctl.endpoint", "").removesuffix("/v1")
+        base = endpoint.removesuffix("/v1")
         missing = server_answers(Readiness(base, labels.get("sparkctl.served-name", ""), container.name, 0))
         health = "ready" if missing is None else f"not ready: {missing}"
+    elif is_proxy and container.running:
+        health = proxy.health(labels)
     return {"node": container.node, "deployment": container.deployment, "role": labels.get("sparkctl.role", ""),
             "recipe": labels.get("sparkctl.recipe", ""), "hash": labels.get("sparkctl.recipe-hash", "")[:12],
             "container": container.state, "health": health,
-            "endpoint": labels.get("sparkctl.endpoint", "") if serves else ""}
+            "endpoint": endpoint if serves or is_proxy else ""}
 
 
 def logs(settings: Settings, node_name: str | None, follow: bool, tail: int) -> None:
