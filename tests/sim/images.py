@@ -18,12 +18,13 @@ APPLETS = ("sh", "ls", "cat", "echo", "sleep", "httpd", "wget", "hostname", "ip"
 
 
 def image_tarballs(cache_dir: Path = CACHE_DIR) -> list[Path]:
-    """docker-save tarballs to load into each node: ours (busybox) and the project's (tests.sim.image)."""
+    """docker-save tarballs to load into each node: ours (busybox), the project's and the LiteLLM proxy's."""
     from tests.sim.image import (
         ensure_image,  # imported late: building it may be slow and is not needed otherwise
     )
+    from tests.sim.proxy_image import ensure_proxy_image
 
-    return [busybox_tarball(cache_dir), ensure_image(cache_dir)]
+    return [busybox_tarball(cache_dir), ensure_image(cache_dir), ensure_proxy_image(cache_dir)]
 
 
 def busybox_tarball(cache_dir: Path) -> Path:
