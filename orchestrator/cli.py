@@ -97,12 +97,13 @@ def drop_caches(ctx, all_nodes, nodes):
 
 
 @cli.command()
+@click.option("--show-key", is_flag=True, help="Print only the replicas proxy's key (for OPENAI_API_KEY).")
 @click.pass_context
-def status(ctx):
+def status(ctx, show_key):
     """Show what runs on each node, read from the nodes themselves."""
     from orchestrator import operations
 
-    operations.status(_settings(ctx))
+    operations.status(_settings(ctx), show_key)
 
 
 @cli.command()

@@ -46,6 +46,7 @@ class Defaults(_Frozen):
     api_port: int = 8000
     ray_port: int = 6379
     proxy_port: int = 4000
+    proxy_image: Text = "litellm/litellm:v1.108.7"
     mounts: dict[Name, Mount | None] = {}
     ulimits: dict[Name, Ulimit | None] = {}
 

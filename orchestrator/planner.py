@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from orchestrator import commands
+from orchestrator import commands, proxy
 from orchestrator.commands import CONTAINER, LABEL
 from orchestrator.inventory import Inventory, Node
 from orchestrator.plan import Deployment, Gate, Phase, PhaseKind, Plan, Readiness, Step
@@ -34,13 +34,14 @@ class UpOptions:
 def deployment_for(recipe: Recipe, layout: Layout, inventory: Inventory) -> Deployment:
     """The identity of deploying recipe on layout."""
     entry = layout.entry
+    port = inventory.defaults.proxy_port if layout.topology is Topology.REPLICAS else inventory.defaults.api_port
     return Deployment(
         id=f"{recipe.name}.{layout.topology.value}.{recipe.short_hash[:8]}",
         recipe=recipe.name,
         recipe_hash=recipe.content_hash,
         topology=layout.topology.value,
         nodes=tuple(n.name for n in layout.nodes),
-        endpoint=f"http://{url_host(entry.ip)}:{inventory.defaults.api_port}/v1",
+        endpoint=f"http://{url_host(entry.ip)}:{port}/v1",
         served_name=recipe.served_model_name,
     )
 
@@ -65,8 +66,12 @@ class _UpBuilder:
             middle = (self._ray_head(), self._ray_workers(), self._ray_gate(), self._serve_on_head())
         else:
             middle = (self._start_all_serving(),)
-        return (self._preflight(), plan_drop_caches(self.inventory, self.layout.nodes, self.options.templates_dir)
-                .phases[0], *middle, self._readiness())
+        phases = (self._preflight(), plan_drop_caches(self.inventory, self.layout.nodes, self.options.templates_dir)
+                  .phases[0], *middle, self._readiness())
+        if self.layout.topology is Topology.REPLICAS:
+            phases = proxy.ProxyPlanner(self.inventory, self.layout.nodes, self.deployment, self.options.templates_dir,
+                                        self.options.ready_deadline).add_to(phases)
+        return phases
 
     def _step(self, node: Node, description: str, template: str, timeout: float, **context) -> Step:
         script = render(template, self.options.templates_dir, **context)
@@ -89,12 +94,15 @@ class _UpBuilder:
     def _container_step(self, node: Node, role: Role, command: list[str], description: str) -> Step:
         volumes, host_dirs = commands.volume_options(self.inventory, self.recipe)
         env = dict(self.recipe.env)
+        labels = commands.label_options(self.deployment, node, role)
         if self.layout.topology is Topology.CLUSTER:
             env.update(commands.fabric_env(node))
+        elif self.layout.topology is Topology.REPLICAS:
+            labels += ["--label", f"{proxy.API_LABEL}={proxy.backend_url(self.inventory, node)}"]
         return self._step(
             node, description, "start_container", 120,
             container=CONTAINER, image=self.recipe.container, command=command, host_dirs=host_dirs,
-            labels=commands.label_options(self.deployment, node, role), volumes=volumes,
+            labels=labels, volumes=volumes,
             ulimits=commands.ulimit_options(self.inventory),
             env=commands.env_options(env, self.options.secrets),
         )
