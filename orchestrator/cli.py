@@ -51,8 +51,10 @@ def cli(ctx: click.Context, inventory, recipes_dir, templates_dir, as_json, debu
 @click.option("--timeout", type=float, default=1200.0, show_default=True, help="Readiness deadline, seconds.")
 @click.option("--ray-timeout", type=float, default=180.0, show_default=True,
               help="Deadline for Ray to see every node, seconds.")
+@click.option("--setup", is_flag=True, help="First sync the image and the model to the nodes (images/models sync).")
 @click.pass_context
-def up(ctx, topology, recipe, nodes, sets, env, force, dry_run, replace, keep_on_failure, timeout, ray_timeout):
+def up(ctx, topology, recipe, nodes, sets, env, force, dry_run, replace, keep_on_failure, timeout, ray_timeout,
+       setup):
     """Bring RECIPE up as solo, cluster or replicas."""
     from orchestrator import operations
 
@@ -61,6 +63,10 @@ def up(ctx, topology, recipe, nodes, sets, env, force, dry_run, replace, keep_on
     if dry_run:
         operations.show_plan(_settings(ctx), request, deadlines)
         return
+    if setup:
+        from orchestrator.cli_sync import setup as sync_setup
+
+        sync_setup(_settings(ctx), request.inventory, request.recipe, request.layout.nodes)
     operations.up(_settings(ctx), request, replace=replace, keep_on_failure=keep_on_failure, deadlines=deadlines)
 
 
@@ -161,6 +167,15 @@ def recipes_lint(ctx, names):
     from orchestrator import catalog
 
     catalog.lint_recipes(_settings(ctx.parent), names)
+
+
+def _register_sync() -> None:
+    from orchestrator.cli_sync import register
+
+    register(cli)
+
+
+_register_sync()
 
 
 def main(argv: list[str] | None = None) -> None:

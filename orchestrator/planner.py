@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from orchestrator import commands, proxy
 from orchestrator.commands import CONTAINER, LABEL
 from orchestrator.inventory import Inventory, Node
+from orchestrator.models import repo_dir
 from orchestrator.plan import Deployment, Gate, Phase, PhaseKind, Plan, Readiness, Step
 from orchestrator.templates import render
 from orchestrator.topology import Layout, Role, Topology
@@ -88,6 +89,7 @@ class _UpBuilder:
                 assignment.node, "check docker, image, ports, memory", "preflight", 90,
                 image=self.recipe.container, need_ray=cluster, ports=ports,
                 go_server_version="{{.Server.Version}}", go_layers="{{json .RootFS.Layers}}",
+                recipe=self.recipe.name, model_dir=repo_dir(self.recipe.model), revision=self.recipe.revision or "main",
             ))
         return Phase("preflight", "Preflight", tuple(steps), agree_on=("image_layers",))
 

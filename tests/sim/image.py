@@ -23,6 +23,10 @@ from pathlib import Path
 import yaml
 
 RAY_VERSION = "2.60.0"
+# The Hugging Face client real vLLM images ship (`sparkctl models sync` downloads with it); pure-Python
+# wheels, unpacked into the venv by the stand-in layer. Ray already brings requests, filelock, pyyaml.
+HUB_WHEELS = ("huggingface_hub==0.36.0", "fsspec==2026.9.0", "tqdm==4.70.1")
+SITE_PACKAGES = "opt/venv/lib/python3.11/site-packages"
 SUITE = "bookworm"
 BASE_PACKAGES = "python3,python3-venv,procps,curl,ca-certificates,iproute2"
 ALWAYS_TAGS = ("vllm-node", "vllm-node-mxfp4")
@@ -233,8 +237,31 @@ def add_member(archive: tarfile.TarFile, name: str, data: bytes | None, mode: in
         archive.addfile(info, io.BytesIO(data))
 
 
-def standin_layer_bytes() -> bytes:
-    """Pack the stand-in into /opt/standin and its launcher into /usr/local/bin/vllm."""
+def hub_wheels(cache_dir: Path) -> list[Path]:
+    """Download (once) the Hugging Face client's wheels on the host."""
+    wheels = cache_dir / f"wheels-hub-{sha256_bytes(*(w.encode() for w in HUB_WHEELS))[:12]}"
+    if not wheels.is_dir():
+        partial = wheels.with_suffix(".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        log(f"downloading {', '.join(HUB_WHEELS)} wheels on the host")
+        run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", *HUB_WHEELS,
+             "-d", str(partial)])
+        os.replace(partial, wheels)
+    return sorted(wheels.glob("*.whl"))
+
+
+def add_wheel(archive: tarfile.TarFile, wheel: Path) -> None:
+    """Unpack a pure-Python wheel into the venv's site-packages (what pip would do, minus scripts)."""
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as zipped:
+        for name in sorted(zipped.namelist()):
+            if not name.endswith("/"):
+                add_member(archive, f"{SITE_PACKAGES}/{name}", zipped.read(name), 0o644)
+
+
+def standin_layer_bytes(wheels: list[Path] = ()) -> bytes:
+    """Pack the stand-in into /opt/standin, its launcher into /usr/local/bin/vllm, and the hub client."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
         for directory in ("opt", "opt/standin", "usr", "usr/local", "usr/local/bin"):
@@ -242,6 +269,8 @@ def standin_layer_bytes() -> bytes:
         for path in standin_files():
             add_member(archive, f"opt/standin/{path.name}", path.read_bytes(), 0o644)
         add_member(archive, "usr/local/bin/vllm", LAUNCHER, 0o755)
+        for wheel in wheels:
+            add_wheel(archive, wheel)
     return buffer.getvalue()
 
 
@@ -269,9 +298,9 @@ def add_file_member(archive: tarfile.TarFile, name: str, path: Path) -> None:
         archive.addfile(info, handle)
 
 
-def write_archive(out: Path, base_layer: Path, base_diff: str, tags: list[str]) -> None:
+def write_archive(out: Path, base_layer: Path, base_diff: str, tags: list[str], wheels: list[Path] = ()) -> None:
     """Write the docker-save archive: manifest.json, config and both layers."""
-    top = standin_layer_bytes()
+    top = standin_layer_bytes(wheels)
     top_diff = hashlib.sha256(top).hexdigest()
     config = image_config([base_diff, top_diff])
     config_name = f"{hashlib.sha256(config).hexdigest()}.json"
@@ -347,7 +376,7 @@ def ensure_image(cache_dir: Path = DEFAULT_CACHE) -> Path:
             return out
         base_layer, base_diff = cached_base_layer(cache_dir)
         log(f"writing {out.name} with tags {', '.join(tags)}")
-        write_archive(out, base_layer, base_diff, tags)
+        write_archive(out, base_layer, base_diff, tags, hub_wheels(cache_dir))
         prune(cache_dir, "sim-image-*.tar", {out.name})
         prune(cache_dir, "base-*.tar", {base_layer.name})
     return out

@@ -1,0 +1,83 @@
+"""`sparkctl images sync`: make every node hold the recipe's image, identical by layer digests."""
+
+from __future__ import annotations
+
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+from orchestrator import sync
+from orchestrator.errors import ExecutionError
+from orchestrator.events import Event
+from orchestrator.inventory import Node
+from orchestrator.plan import Phase, Plan, Step
+from orchestrator.templates import render
+
+GO_LAYERS = "{{json .RootFS.Layers}}"
+MISSING = "missing"
+SHIP_TIMEOUT = 3 * 3600.0
+
+
+def plan_image_check(nodes: tuple[Node, ...], image: str, templates_dir: str | None = None) -> Plan:
+    """Read each node's layer-digest identity of image in one round trip."""
+    script = render("image_check", templates_dir, image=image, go_layers=GO_LAYERS)
+    steps = tuple(Step(n.name, f"identify image {image}", script, 60) for n in nodes)
+    return Plan(action="images-check", phases=(Phase("image-check", "Image check", steps),))
+
+
+def identities(current, nodes: tuple[Node, ...], image: str) -> dict[str, str]:
+    """Per node, the hash of its image's layer digests, or 'missing'."""
+    report = current.run(plan_image_check(nodes, image, current.settings.templates_dir))
+    return {name: facts.get("image_layers", MISSING) for name, facts in report.facts("image-check").items()}
+
+
+def reference(found: dict[str, str], image: str) -> str:
+    """The identity most nodes hold (first node wins a tie); refuse when no node has the image."""
+    held = [value for value in found.values() if value != MISSING]
+    if not held:
+        raise ExecutionError(f"image {image} is on none of {', '.join(found)}: load it on one node "
+                             "(docker load or docker pull), then run sparkctl images sync again")
+    counts = Counter(held)
+    return max(held, key=lambda v: (counts[v], -held.index(v)))
+
+
+def sync_image(current, nodes: tuple[Node, ...], image: str, pool: tuple[Node, ...] = ()) -> list[sync.Transfer]:
+    """Ship image from a node (of nodes or pool) that has it to each of nodes that lacks it; verify after."""
+    everyone = tuple({n.name: n for n in (*nodes, *pool)}.values())
+    found = identities(current, everyone, image)
+    wanted = reference(found, image)
+    source = next(n for n in everyone if found[n.name] == wanted)
+    targets = [n for n in nodes if found[n.name] != wanted]
+    for name, value in found.items():
+        state = "ok" if value == wanted else ("missing" if value == MISSING else f"different ({value})")
+        current.emit(Event("progress", "images", name, f"{image}: {state}"))
+    if not targets:
+        return []
+    transfers = _ship(current, source, targets, image)
+    after = identities(current, nodes, image)
+    wrong = [f"{name} ({value})" for name, value in after.items() if value != wanted]
+    if wrong:
+        raise ExecutionError(f"image {image} still differs after shipping on: {', '.join(wrong)}")
+    return transfers
+
+
+def _ship(current, source: Node, targets: list[Node], image: str) -> list[sync.Transfer]:
+    templates_dir = current.settings.templates_dir
+
+    def scripts(target: Node):
+        def render_pair(port: int) -> tuple[str, str]:
+            receive = render("image_receive", templates_dir, receiver=sync.RECEIVER,
+                             listen_ip=target.fabric_ip or target.ip, wait=sync.ACCEPT_WAIT)
+            send = render("image_send", templates_dir, image=image, sender=sync.SENDER,
+                          target_ip=target.fabric_ip or target.ip, port=port)
+            return receive, send
+        return render_pair
+
+    def ship(target: Node) -> sync.Transfer:
+        current.emit(Event("progress", "images", target.name, f"receiving {image} from {source.name}"))
+        done = sync.relay(current.transport, source, target, scripts(target), SHIP_TIMEOUT)
+        current.emit(Event("step-done", "images", target.name,
+                           f"{image}: {sync.human_bytes(done.bytes)} from {source.name} at {done.rate}", done.seconds))
+        return done
+
+    with ThreadPoolExecutor(max_workers=min(16, len(targets))) as pool:
+        return list(pool.map(ship, targets))
