@@ -4,23 +4,10 @@ from __future__ import annotations
 
 import signal
 
-import pytest
-
-from tests.integration.sparkctl_run import Sparkctl, stop, wait_for
+from tests.integration.sparkctl_run import stop, wait_for
 
 CLUSTER_RECIPE = "openai-gpt-oss-120b-cluster"
 SOLO_RECIPE = "openai-gpt-oss-120b"
-
-
-@pytest.fixture
-def spark(sim_cluster_factory):
-    cluster = sim_cluster_factory(nodes=2)
-    runner = Sparkctl(cluster)
-    runner.run("down", check=True)
-    yield runner
-    for node in cluster.nodes:
-        cluster.heal(node)
-    runner.run("down")
 
 
 def assert_failed(result, *fragments: str) -> None:

@@ -12,15 +12,6 @@ from tests.integration.sparkctl_run import Sparkctl, accepted_connections
 CLUSTER_RECIPE = "openai-gpt-oss-120b-cluster"
 
 
-@pytest.fixture
-def two_nodes(sim_cluster_factory):
-    cluster = sim_cluster_factory(nodes=2)
-    spark = Sparkctl(cluster)
-    spark.run("down", check=True)
-    yield cluster, spark
-    spark.run("down")
-
-
 def ray_members(cluster) -> list:
     probe = ('import json, ray; ray.init(address="auto", logging_level="ERROR"); '
              'print(json.dumps([[n["NodeManagerAddress"], n["Alive"], n["Resources"].get("GPU", 0)] for n in ray.nodes()]))')
@@ -34,8 +25,8 @@ def answer(endpoint: str, model: str) -> str:
     return reply.choices[0].message.content
 
 
-def test_up_cluster_serves_on_fabric_and_down_removes_everything(two_nodes):
-    cluster, spark = two_nodes
+def test_up_cluster_serves_on_fabric_and_down_removes_everything(spark):
+    cluster = spark.cluster
     before = accepted_connections(cluster)
     result = spark.run("up", "cluster", CLUSTER_RECIPE, check=True)
     after = accepted_connections(cluster)
@@ -52,8 +43,7 @@ def test_up_cluster_serves_on_fabric_and_down_removes_everything(two_nodes):
     assert spark.no_containers_anywhere()
 
 
-def test_up_again_changes_nothing_and_replace_switches(two_nodes):
-    cluster, spark = two_nodes
+def test_up_again_changes_nothing_and_replace_switches(spark):
     spark.run("up", "cluster", CLUSTER_RECIPE, check=True)
     started = spark.containers(1)
     again = spark.run("up", "cluster", CLUSTER_RECIPE, check=True)
@@ -67,8 +57,8 @@ def test_up_again_changes_nothing_and_replace_switches(two_nodes):
     assert answer("http://10.77.0.11:8000/v1", "gpt-oss-120b")
 
 
-def test_drop_caches_all_lands_on_every_node(two_nodes):
-    cluster, spark = two_nodes
+def test_drop_caches_all_lands_on_every_node(spark):
+    cluster = spark.cluster
     for node in cluster.nodes:
         node.drop_caches.write_text("0\n")
     result = spark.run("--json", "drop-caches", "--all", check=True)
@@ -78,8 +68,7 @@ def test_drop_caches_all_lands_on_every_node(two_nodes):
     assert all(int(f["mem_available_kb_after"]) > 0 for f in facts.values())
 
 
-def test_down_is_idempotent(two_nodes):
-    _cluster, spark = two_nodes
+def test_down_is_idempotent(spark):
     first = spark.run("down", check=True)
     second = spark.run("down", check=True)
     assert "removed 0" in first.stdout and "removed 0" in second.stdout

@@ -11,21 +11,10 @@ import pytest
 from orchestrator.inventory import Inventory, load_inventory
 from orchestrator.paths import builtin_dir
 from orchestrator.recipe import RecipeBook
+from tests.isolation import isolated  # noqa: F401 - autouse fixture shared with the other suite
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_INVENTORY = REPO / "inventory.yaml"
-
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """No ./recipes, ./inventory.yaml, user config or operator secrets leak into a test."""
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    for name in ("SPARKCTL_INVENTORY", "HF_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    return work
 
 
 @pytest.fixture
