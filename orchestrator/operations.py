@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from orchestrator import console, planner, proxy, proxykey
 from orchestrator.app import Settings, UpRequest, prepare_up, select_nodes
+from orchestrator.commands import LABEL
 from orchestrator.errors import ConnectionFailed, ExecutionError, SparkctlError, StateConflict
 from orchestrator.events import Event
 from orchestrator.executor import Executor, Report
@@ -267,7 +268,7 @@ def logs(settings: Settings, node_name: str | None, follow: bool, tail: int) -> 
     inventory = settings.load_inventory()
     nodes = (inventory.node(node_name),) if node_name else inventory.nodes
     options = ["--tail", str(tail)] + (["--follow"] if follow else [])
-    script = render("logs", settings.templates_dir, options=options, container="sparkctl-vllm")
+    script = render("logs", settings.templates_dir, options=options, filter=f"label={LABEL}", go_name="{{.Names}}")
     stop = threading.Event()
     with session(settings, inventory) as current:
         threads = [threading.Thread(target=_print_stream, args=(current, n, script, stop), daemon=True) for n in nodes]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import signal
+import time
 
 import pytest
 from openai import OpenAI
 
-from tests.integration.sparkctl_run import Sparkctl, accepted_connections
+from tests.integration.sparkctl_run import Sparkctl, accepted_connections, stop, wait_for
 
 CLUSTER_RECIPE = "openai-gpt-oss-120b-cluster"
 
@@ -88,3 +90,22 @@ def test_up_cluster_on_four_nodes(sim_cluster):
     finally:
         spark.run("down", check=True)
     assert spark.no_containers_anywhere()
+
+
+def test_logs_are_node_prefixed_and_follow_detaches_on_ctrl_c(spark):
+    spark.run("up", "solo", "openai-gpt-oss-120b", check=True)
+    shown = spark.run("logs", "--tail", "20", check=True).stdout
+    assert "spark1 | vllm | " in shown and "Starting vLLM API server" in shown
+    assert "spark2 | (no sparkctl container on this node)" in shown
+    follow = spark.start("logs", "-f", "--node", "spark1")
+    try:
+        assert wait_for(lambda: answer("http://10.77.0.11:8000/v1", "gpt-oss-120b") is not None, 30)
+        time.sleep(1)
+        follow.send_signal(signal.SIGINT)
+        out, err = stop(follow, timeout=30)
+    finally:
+        if follow.poll() is None:
+            follow.kill()
+    assert follow.returncode == 0, err
+    assert "spark1 | vllm | " in out and "detached" in err
+    assert spark.containers(1), "detaching must leave the container running"
