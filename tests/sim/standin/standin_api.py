@@ -50,6 +50,8 @@ class StandinHandler(BaseHTTPRequestHandler):
     """Routes vLLM's HTTP endpoints."""
 
     protocol_version = "HTTP/1.1"
+    # Like uvicorn: without TCP_NODELAY each small write waits out the client's delayed ACK (~40 ms), skewing timings.
+    disable_nagle_algorithm = True
     server_version = "uvicorn"
     sys_version = ""
     state: ServerState
