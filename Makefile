@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test unit lint demo sysdeps venv clean bench
+.PHONY: test unit lint demo sysdeps venv bench-venv clean bench
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,10 +13,20 @@ $(BIN)/.installed: pyproject.toml
 
 venv: $(BIN)/.installed
 
+# llama-benchy for `sparkctl bench` tests, in its own venv: the lean install (no transformers), pinned.
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.installed:
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q --no-deps llama-benchy==0.4.0
+	$(BENCH_VENV)/bin/pip install -q aiohttp numpy "pydantic>=2.12.5" requests tabulate tokenizers
+	touch $@
+
+bench-venv: $(BENCH_VENV)/.installed
+
 sysdeps:
 	bash tests/sim/system-deps.sh
 
-test: sysdeps venv
+test: sysdeps venv bench-venv
 	$(BIN)/pytest -q
 
 unit: venv
@@ -32,4 +42,4 @@ bench: sysdeps venv
 	$(BIN)/python bench/startup.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache

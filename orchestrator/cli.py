@@ -169,6 +169,15 @@ def recipes_lint(ctx, names):
     catalog.lint_recipes(_settings(ctx.parent), names)
 
 
+def _add_bench() -> None:
+    from orchestrator.cli_bench import bench  # click only: the heavy imports stay inside its commands
+
+    cli.add_command(bench)
+
+
+_add_bench()
+
+
 def _register_sync() -> None:
     from orchestrator.cli_sync import register
 

@@ -1,0 +1,124 @@
+"""sparkctl bench with the real llama-benchy against the stand-in: solo then cluster, stored, compared, plotted."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import subprocess
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.integration.sparkctl_run import Sparkctl
+
+REPO = Path(__file__).resolve().parents[2]
+LLAMA_BENCHY = REPO / ".venv-bench" / "bin" / "llama-benchy"
+DEFAULT_BOOK_URL = "https://www.gutenberg.org/files/1661/1661-0.txt"
+PREFILL_TPS, DECODE_TPS = 2000.0, 50.0
+PP, TG, CONCURRENCY = 512, 64, (1, 2)
+SPEEDS = ("-e", f"VLLM_STANDIN_PREFILL_TPS={PREFILL_TPS:g}", "-e", f"VLLM_STANDIN_DECODE_TPS={DECODE_TPS:g}")
+BUILD_TOKENIZER = """
+import sys
+from tokenizers import Tokenizer, models, pre_tokenizers
+from tokenizers.trainers import WordLevelTrainer
+tokenizer = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+tokenizer.train([sys.argv[1]], WordLevelTrainer(special_tokens=["[UNK]"]))
+tokenizer.save(sys.argv[2])
+"""
+
+
+def book_text() -> str:
+    """A long, deterministic English-like text (no network): sentences of common words and punctuation."""
+    rng = random.Random(7)
+    words = ["the", "spark", "cluster", "serves", "tokens", "quickly", "while", "memory", "holds", "weights", "and",
+             "every", "node", "answers", "requests", "from", "clients", "who", "measure", "time", "to", "first"]
+    sentences = []
+    for _ in range(6000):
+        sentence = " ".join(rng.choice(words) for _ in range(rng.randint(6, 14)))
+        sentences.append(sentence.capitalize() + rng.choice((".", ",", ";", "!", "?")))
+    return " ".join(sentences)
+
+
+class BenchSparkctl(Sparkctl):
+    """sparkctl with a private HOME (llama-benchy's book cache), data dir and the test's llama-benchy."""
+
+    home: Path
+
+    def env(self) -> dict[str, str]:
+        env = super().env()
+        env.update(HOME=str(self.home), XDG_DATA_HOME=str(self.home / "data"), XDG_CONFIG_HOME=str(self.home / "config"),
+                   SPARKCTL_LLAMA_BENCHY=str(LLAMA_BENCHY))
+        env.pop("SPARKCTL_PROXY_KEY", None)
+        return env
+
+
+@pytest.fixture
+def bench_env(sim_cluster_factory, tmp_path):
+    if not os.access(LLAMA_BENCHY, os.X_OK):
+        pytest.fail(f"{LLAMA_BENCHY} is missing: run 'make bench-venv' (make test does)", pytrace=False)
+    home = tmp_path / "home"
+    book = home / ".cache" / "llama-benchy" / f"{hashlib.md5(DEFAULT_BOOK_URL.encode()).hexdigest()}.txt"
+    book.parent.mkdir(parents=True)
+    book.write_text(book_text(), encoding="utf-8")
+    tokenizer = tmp_path / "tokenizer"
+    tokenizer.mkdir()
+    subprocess.run([str(LLAMA_BENCHY.parent / "python"), "-c", BUILD_TOKENIZER, str(book), str(tokenizer / "tokenizer.json")],
+                   check=True, capture_output=True, text=True)
+    spark = BenchSparkctl(sim_cluster_factory(nodes=2))
+    spark.home = home
+    spark.run("down", check=True)
+    yield spark, tokenizer
+    spark.run("down")
+
+
+def bench(spark: Sparkctl, tokenizer: Path) -> dict:
+    result = spark.run("--json", "bench", "--pp", str(PP), "--tg", str(TG), "--concurrency", ",".join(map(str, CONCURRENCY)),
+                       "--runs", "2", "--tokenizer", str(tokenizer), "--skip-coherence", timeout=600, check=True)
+    run_id = json.loads(result.stdout)["id"]
+    return json.loads(spark.run("--json", "bench", "show", run_id, check=True).stdout)
+
+
+def assert_accurate(run: dict) -> None:
+    """tg within 2 %, pp and TTFR within 6 % of the stand-in's simulated speeds (each request prefills alone)."""
+    rows = {b["concurrency"]: b for b in run["result"]["benchmarks"]}
+    assert sorted(rows) == list(CONCURRENCY)
+    measured = {c: {m: r[m]["values"] for m in ("pp_throughput", "tg_throughput", "ttfr", "est_ppt")} for c, r in rows.items()}
+    print(f"{run['id']}: latency {run['result']['latency_ms']:.1f} ms, {measured}")
+    for concurrency, row in rows.items():
+        prompt = row["prompt_size"]
+        expected = {"tg_throughput": DECODE_TPS * concurrency, "pp_throughput": PREFILL_TPS * concurrency,
+                    "ttfr": 1000 * prompt / PREFILL_TPS}
+        for metric, truth in expected.items():
+            tolerance = 0.02 if metric == "tg_throughput" else 0.06
+            measured = row[metric]["mean"]
+            assert abs(measured / truth - 1) <= tolerance, f"c={concurrency} {metric}: {measured:.1f} vs {truth:.1f}"
+
+
+def test_bench_solo_then_cluster_compare_and_plot(bench_env, tmp_path):
+    spark, tokenizer = bench_env
+    spark.run("up", "solo", "openai-gpt-oss-120b", *SPEEDS, check=True)
+    solo = bench(spark, tokenizer)
+    spark.run("down", check=True)
+    spark.run("up", "cluster", "openai-gpt-oss-120b-cluster", *SPEEDS, check=True)
+    cluster = bench(spark, tokenizer)
+
+    for run, topology, nodes in ((solo, "solo", ["spark1"]), (cluster, "cluster", ["spark1", "spark2"])):
+        assert run["status"] == "complete", run["problems"]
+        assert (run["deployment"]["topology"], run["deployment"]["nodes"]) == (topology, nodes)
+        assert run["tool"]["version"] == "0.4.0" and run["recipe"]["name"] == run["deployment"]["recipe"]
+        assert set(run["images"]) == set(nodes) and all(i["layers"] not in ("", "?") for i in run["images"].values())
+        assert_accurate(run)
+
+    plot = tmp_path / "compare.png"
+    compared = spark.run("bench", "compare", solo["id"], cluster["id"], "--plot", str(plot), check=True)
+    assert "concurrency 1" in compared.stdout and "concurrency 2" in compared.stdout
+    assert cluster["id"] in compared.stdout and "x)" in compared.stdout
+    assert "args.tensor-parallel-size 1 -> 2" in compared.stderr
+    with Image.open(plot) as image:
+        assert image.format == "PNG" and image.size[0] > 500
+    listed = json.loads(spark.run("--json", "bench", "list", check=True).stdout)
+    assert {r["id"] for r in listed["runs"]} == {solo["id"], cluster["id"]}
