@@ -88,6 +88,7 @@ class SSHTransport:
         self._locks: dict[str, threading.Lock] = {n.name: threading.Lock() for n in inventory.nodes}
         self._known_lock = threading.Lock()
         self._known: dict[Path, paramiko.HostKeys] = {}
+        self._config = fabric.Config(runtime_ssh_path=inventory.ssh_config_path())
 
     def run(self, node: Node, script: str, timeout: float, secrets: dict[str, str] | None = None) -> Result:
         """Run script with bash on node; never raises for a non-zero exit."""
@@ -166,10 +167,9 @@ class SSHTransport:
             return connection
 
     def _new_connection(self, node: Node) -> fabric.Connection:
-        config = fabric.Config(runtime_ssh_path=self.inventory.ssh_config_path())
         key = self.inventory.key_of(node)
         connection = fabric.Connection(
-            node.ip, user=self.inventory.user_of(node), port=self.inventory.port_of(node), config=config,
+            node.ip, user=self.inventory.user_of(node), port=self.inventory.port_of(node), config=self._config,
             connect_timeout=CONNECT_TIMEOUT, connect_kwargs={"key_filename": [key]} if key else {},
         )
         known = hostkeys.known_hosts_file(self.inventory.known_hosts_path(),
