@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.integration.sparkctl_run import Sparkctl
+from tests.integration.sparkctl_run import Sparkctl, stop, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 LLAMA_BENCHY = REPO / ".venv-bench" / "bin" / "llama-benchy"
@@ -75,9 +75,13 @@ def bench_env(sim_cluster_factory, tmp_path):
     spark.run("down")
 
 
-def bench(spark: Sparkctl, tokenizer: Path) -> dict:
-    result = spark.run("--json", "bench", "--pp", str(PP), "--tg", str(TG), "--concurrency", ",".join(map(str, CONCURRENCY)),
-                       "--runs", "2", "--tokenizer", str(tokenizer), "--skip-coherence", timeout=600, check=True)
+def bench_args(tokenizer: Path, concurrency: str = ",".join(map(str, CONCURRENCY)), runs: int = 2) -> list[str]:
+    return ["bench", "--pp", str(PP), "--tg", str(TG), "--concurrency", concurrency, "--runs", str(runs),
+            "--tokenizer", str(tokenizer), "--skip-coherence"]
+
+
+def bench(spark: Sparkctl, tokenizer: Path, *extra: str) -> dict:
+    result = spark.run("--json", *bench_args(tokenizer), *extra, timeout=600, check=True)
     run_id = json.loads(result.stdout)["id"]
     return json.loads(spark.run("--json", "bench", "show", run_id, check=True).stdout)
 
@@ -104,7 +108,10 @@ def test_bench_solo_then_cluster_compare_and_plot(bench_env, tmp_path):
     solo = bench(spark, tokenizer)
     spark.run("down", check=True)
     spark.run("up", "cluster", "openai-gpt-oss-120b-cluster", *SPEEDS, check=True)
-    cluster = bench(spark, tokenizer)
+    for node in spark.cluster.nodes:
+        node.drop_caches.write_text("0\n")
+    cluster = bench(spark, tokenizer, "--drop-caches")
+    assert all(node.drop_caches.read_text().strip() == "3" for node in spark.cluster.nodes)
 
     for run, topology, nodes in ((solo, "solo", ["spark1"]), (cluster, "cluster", ["spark1", "spark2"])):
         assert run["status"] == "complete", run["problems"]
@@ -122,3 +129,19 @@ def test_bench_solo_then_cluster_compare_and_plot(bench_env, tmp_path):
         assert image.format == "PNG" and image.size[0] > 500
     listed = json.loads(spark.run("--json", "bench", "list", check=True).stdout)
     assert {r["id"] for r in listed["runs"]} == {solo["id"], cluster["id"]}
+
+
+def test_bench_refuses_without_deployment_and_keeps_a_run_cut_short(bench_env):
+    spark, tokenizer = bench_env
+    refused = spark.run("bench", *bench_args(tokenizer)[1:])
+    assert refused.returncode == 2 and "no deployment is running" in refused.stderr
+    spark.run("up", "solo", "openai-gpt-oss-120b", *SPEEDS, check=True)
+    running = spark.start("--json", *bench_args(tokenizer, concurrency="1", runs=8))
+    assert not wait_for(lambda: running.poll() is not None, 8), "bench ended before the endpoint died"
+    spark.cluster.docker(1, ["kill", "sparkctl-vllm"], check=True)
+    out, err = stop(running, timeout=300)
+    assert running.returncode == 5, err
+    kept = json.loads(out)
+    assert kept["status"] in ("partial", "failed") and kept["problems"] and "results kept in" in err
+    shown = json.loads(spark.run("--json", "bench", "show", kept["id"], check=True).stdout)
+    assert shown["status"] == kept["status"] and shown["deployment"]["topology"] == "solo"
