@@ -74,7 +74,11 @@ def _ship(current, source: Node, targets: list[Node], image: str) -> list[sync.T
 
     def ship(target: Node) -> sync.Transfer:
         current.emit(Event("progress", "images", target.name, f"receiving {image} from {source.name}"))
-        done = sync.relay(current.transport, source, target, scripts(target), SHIP_TIMEOUT)
+        def show(count: int, seconds: float) -> None:
+            rate = sync.human_bytes(count / max(seconds, 1e-6))
+            current.emit(Event("progress", "images", target.name, f"{sync.human_bytes(count)} at {rate}/s"))
+
+        done = sync.relay(current.transport, source, target, scripts(target), SHIP_TIMEOUT, show)
         current.emit(Event("step-done", "images", target.name,
                            f"{image}: {sync.human_bytes(done.bytes)} from {source.name} at {done.rate}", done.seconds))
         return done

@@ -63,7 +63,9 @@ def sync_model(current, nodes: tuple[Node, ...], model: str, revision: str | Non
         problems = [] if is_complete(state, source) else state.problems(source.manifest) or ["other revision"]
         current.emit(Event("progress", "models", name, f"{model}: " + ("complete" if not problems else
                                                                      f"needs copy ({_summary(problems)})")))
-    transfers = _copy(current, current.inventory.node(source.node), targets, model, source, found) if targets else []
+    if not targets:
+        return []
+    transfers = _copy(current, current.inventory.node(source.node), targets, model, source, found)
     _verify(current, nodes, model, revision, source)
     return transfers
 
@@ -101,13 +103,20 @@ def _copy(current, source: Node, targets: list[Node], model: str, state: CacheSt
             send = render("model_send", templates_dir, paths=paths, sender=sync.SENDER, target_ip=fabric_ip, port=port)
             return receive, send
 
-        done = sync.relay(current.transport, source, target, scripts, COPY_TIMEOUT)
+        done = sync.relay(current.transport, source, target, scripts, COPY_TIMEOUT, _progress(current, target, size))
         current.emit(Event("step-done", "models", target.name,
                            f"{model}: {sync.human_bytes(done.bytes)} from {source.name} at {done.rate}", done.seconds))
         return done
 
     with ThreadPoolExecutor(max_workers=min(16, len(targets))) as pool:
         return list(pool.map(ship, targets))
+
+
+def _progress(current, target: Node, size: str):
+    def show(count: int, seconds: float) -> None:
+        rate = sync.human_bytes(count / max(seconds, 1e-6))
+        current.emit(Event("progress", "models", target.name, f"{sync.human_bytes(count)} of {size} at {rate}/s"))
+    return show
 
 
 def _verify(current, nodes, model, revision, source: CacheState) -> None:

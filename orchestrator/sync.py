@@ -8,6 +8,7 @@ through the workstation. Both ends are python3 one-liners, which DGX OS has; the
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,32 +22,34 @@ ACCEPT_WAIT = 60
 
 # Runs on the target: listens on argv[1], announces "listen=PORT TOKEN" on fd 3, writes the payload to stdout.
 RECEIVER = r"""
-import hmac, os, secrets, socket, struct, sys
+import hmac, os, secrets, socket, struct, sys, time
 ip, wait = sys.argv[1], float(sys.argv[2])
 token = secrets.token_hex(16).encode()
 server = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET)
 server.bind((ip, 0)); server.listen(4); server.settimeout(wait)
 os.write(3, b"listen=%d %s\n" % (server.getsockname()[1], token))
 def exactly(conn, size):
-    data = b""
-    while len(data) < size:
-        chunk = conn.recv(min(size - len(data), 1 << 20))
-        if not chunk:
+    data = bytearray(size); view, got = memoryview(data), 0
+    while got < size:
+        count = conn.recv_into(view[got:], size - got)
+        if not count:
             raise SystemExit("sparkctl receiver: the stream was cut before its end")
-        data += chunk
+        got += count
     return data
 while True:
     conn, _ = server.accept(); conn.settimeout(wait)
     try:
-        if hmac.compare_digest(exactly(conn, len(token) + 1), token + b"\n"):
+        if hmac.compare_digest(bytes(exactly(conn, len(token) + 1)), token + b"\n"):
             break
     except (OSError, SystemExit):
         pass
     conn.close()
 server.close()
-out, total = sys.stdout.buffer, 0
+out, total, shown = sys.stdout.buffer, 0, time.monotonic()
 while size := struct.unpack(">I", exactly(conn, 4))[0]:
     out.write(exactly(conn, size)); total += size
+    if time.monotonic() - shown > 2:
+        os.write(3, b"progress=%d\n" % total); shown = time.monotonic()
 out.flush(); conn.close()
 os.write(3, b"received=%d\n" % total)
 """
@@ -57,8 +60,8 @@ import os, socket, struct, sys, time
 conn = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=60)
 conn.sendall(os.environ["SPARKCTL_SYNC_TOKEN"].encode() + b"\n")
 started, total, source = time.monotonic(), 0, sys.stdin.buffer
-while chunk := source.read1(1 << 20):
-    conn.sendall(struct.pack(">I", len(chunk)) + chunk); total += len(chunk)
+while chunk := source.read(4 << 20):
+    conn.sendall(struct.pack(">I", len(chunk))); conn.sendall(chunk); total += len(chunk)
 conn.sendall(struct.pack(">I", 0)); conn.shutdown(socket.SHUT_WR)
 while conn.recv(1 << 16):
     pass
@@ -91,19 +94,23 @@ def human_bytes(count: float) -> str:
 
 
 def relay(transport: Transport, source: Node, target: Node, scripts: Callable[[int], tuple[str, str]],
-          timeout: float) -> Transfer:
+          timeout: float, progress: Callable[[int, float], None] = lambda _bytes, _seconds: None) -> Transfer:
     """Start the receive script on target, then the send script on source; scripts(port) -> (receive, send)."""
     receive, _ = scripts(0)
     held = transport.hold(target, receive, ACCEPT_WAIT)
     if held.channel is None:
         raise ExecutionError(f"sync to {target.name}: the receiver did not start: {_why(held.result)}")
+    outcome: list[Result] = []
     try:
         port, token = _announced(held, target)
         _, send = scripts(port)
+        waiter = threading.Thread(target=lambda: outcome.append(_finish(held, timeout, progress)), daemon=True)
+        waiter.start()
         sent = transport.run(source, send, timeout, secrets={TOKEN_ENV: token})
-        received = _finish(held, timeout)
+        waiter.join(timeout)
     finally:
         held.release()
+    received = outcome[0] if outcome else Result(target.name, -1, "", "", timeout, True)
     if not sent.ok:
         raise ExecutionError(f"sync {source.name} -> {target.name}: the sender failed: {_why(sent)}")
     if not received.ok:
@@ -122,13 +129,14 @@ def _announced(held: Held, target: Node) -> tuple[int, str]:
                              f"{held.result.stdout.strip()!r}") from None
 
 
-def _finish(held: Held, timeout: float) -> Result:
-    """Wait for the receiver to end; its exit status and output."""
+def _finish(held: Held, timeout: float, progress: Callable[[int, float], None]) -> Result:
+    """Wait for the receiver to end, passing on its progress lines; its exit status and output."""
     channel, started = held.channel, time.monotonic()
     out, err = bytearray(), bytearray()
     while time.monotonic() - started < timeout:
         if channel.recv_ready():
             out += channel.recv(65536)
+            _report(out, started, progress)
         elif channel.recv_stderr_ready():
             err += channel.recv_stderr(65536)
         elif channel.exit_status_ready():
@@ -138,6 +146,13 @@ def _finish(held: Held, timeout: float) -> Result:
         else:
             channel.status_event.wait(0.05)
     return Result(held.node, -1, out.decode(errors="replace"), err.decode(errors="replace"), timeout, True)
+
+
+def _report(out: bytearray, started: float, progress: Callable[[int, float], None]) -> None:
+    lines = [ln for ln in bytes(out).split(b"\n")[:-1] if ln.startswith(b"progress=")]
+    if lines:
+        progress(int(lines[-1].removeprefix(b"progress=")), time.monotonic() - started)
+        del out[:bytes(out).rfind(b"\n") + 1]
 
 
 def _why(result: Result) -> str:

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -74,3 +80,43 @@ def test_send_script_quotes_every_path_and_keeps_the_token_out_of_argv():
 def test_transfer_rate_and_human_bytes():
     assert sync.human_bytes(1536) == "1.5 KiB"
     assert sync.Transfer("a", "b", 2 << 20, 2.0).rate == "1.0 MiB/s"
+
+
+def test_receiver_progress_lines_are_passed_on():
+    seen, out = [], bytearray(b"progress=10\nprogress=20\npart")
+    sync._report(out, time.monotonic(), lambda count, _seconds: seen.append(count))
+    assert seen == [20] and out == b"part"
+
+
+def _receiver(tmp_path):
+    announce_r, announce_w = os.pipe()
+    out = (tmp_path / "received").open("wb")
+    shell = f'exec 3>&{announce_w} {announce_w}>&-; exec "$0" -c "$1" 127.0.0.1 10'
+    process = subprocess.Popen(["bash", "-c", shell, sys.executable, sync.RECEIVER], stdout=out,
+                               stderr=subprocess.PIPE, pass_fds=(announce_w,))
+    os.close(announce_w)
+    announced = os.fdopen(announce_r, "rb")  # kept open: the receiver reports on it until it ends
+    port, token = announced.readline().decode().removeprefix("listen=").split()
+    process.announced = announced
+    return process, int(port), token
+
+
+def test_sender_and_receiver_move_bytes_and_a_wrong_token_is_ignored(tmp_path):
+    receiver, port, token = _receiver(tmp_path)
+    with socket.create_connection(("127.0.0.1", port)) as stranger:
+        stranger.sendall(b"0" * len(token) + b"\n")
+    payload = os.urandom(3 << 20)
+    sent = subprocess.run([sys.executable, "-c", sync.SENDER, "127.0.0.1", str(port)], input=payload,
+                          capture_output=True, env={**os.environ, sync.TOKEN_ENV: token}, check=True)
+    assert receiver.wait(10) == 0
+    assert (tmp_path / "received").read_bytes() == payload
+    assert receiver.announced.read() == f"received={len(payload)}\n".encode()
+    assert f"sent_bytes={len(payload)}" in sent.stdout.decode()
+
+
+def test_a_stream_cut_before_its_end_mark_fails_the_receiver(tmp_path):
+    receiver, port, token = _receiver(tmp_path)
+    with socket.create_connection(("127.0.0.1", port)) as conn:
+        conn.sendall(token.encode() + b"\n" + struct.pack(">I", 100) + b"x" * 50)
+    assert receiver.wait(10) != 0
+    assert b"cut before its end" in receiver.stderr.read()
