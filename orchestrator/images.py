@@ -6,7 +6,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 from orchestrator import sync
-from orchestrator.errors import ExecutionError
+from orchestrator.errors import ExecutionError, SparkctlError
 from orchestrator.events import Event
 from orchestrator.inventory import Node
 from orchestrator.plan import Phase, Plan, Step
@@ -43,7 +43,10 @@ def reference(found: dict[str, str], image: str) -> str:
 def sync_image(current, nodes: tuple[Node, ...], image: str, pool: tuple[Node, ...] = ()) -> list[sync.Transfer]:
     """Ship image from a node (of nodes or pool) that has it to each of nodes that lacks it; verify after."""
     everyone = tuple({n.name: n for n in (*nodes, *pool)}.values())
-    found = identities(current, everyone, image)
+    try:
+        found = identities(current, everyone, image)
+    except SparkctlError:  # an unreachable node outside `nodes` is only a source we cannot use
+        everyone, found = nodes, identities(current, nodes, image)
     wanted = reference(found, image)
     source = next(n for n in everyone if found[n.name] == wanted)
     targets = [n for n in nodes if found[n.name] != wanted]

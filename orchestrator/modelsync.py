@@ -6,7 +6,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 from orchestrator import sync
-from orchestrator.errors import ExecutionError
+from orchestrator.errors import ExecutionError, SparkctlError
 from orchestrator.events import Event
 from orchestrator.inventory import Node
 from orchestrator.models import CHECKER, DOWNLOADER, CacheState, blob_bytes, missing_paths, repo_dir
@@ -54,7 +54,10 @@ def sync_model(current, nodes: tuple[Node, ...], model: str, revision: str | Non
                pool: tuple[Node, ...] = ()) -> list[sync.Transfer]:
     """Make each of nodes hold a complete snapshot: copy from any node of nodes or pool, else download once."""
     revision = revision or "main"
-    found = states(current, tuple({n.name: n for n in (*nodes, *pool)}.values()), model, revision)
+    try:
+        found = states(current, tuple({n.name: n for n in (*nodes, *pool)}.values()), model, revision)
+    except SparkctlError:  # an unreachable node outside `nodes` is only a source we cannot use
+        found = states(current, nodes, model, revision)
     source = next((s for s in found.values() if s.complete), None)
     if source is None:
         source = _download(current, nodes, model, revision, image, found)

@@ -154,3 +154,15 @@ def test_up_solo_setup_on_a_fresh_node_downloads_once_and_serves(three):
         assert [row["health"] for row in status] == ["ready"]
     finally:
         spark.run("down", check=True)
+
+
+def test_sync_to_chosen_nodes_works_while_another_node_is_down(three):
+    cluster, spark, hub = three
+    cluster.kill(3)
+    try:
+        spark.sync("images", "--nodes", "spark1,spark2", check=True)
+        result = spark.sync("models", "--nodes", "spark1,spark2", check=True)
+        assert "complete on spark1, spark2" in result.stdout
+        assert snapshot_files(cluster, 2) == expected(hub)
+    finally:
+        cluster.boot(3)
