@@ -89,7 +89,7 @@ def proxy_key() -> str:
 
 
 def resolve_settings(request: Request, recipe_args: dict[str, Any], tokenizer: str, book_url: str,
-                     post_run_cmd: str | None) -> benchtool.Settings:
+                     post_run_cmd: str | None) -> benchtool.Workload:
     """Flags over the recipe's benchmark.args over llama-benchy's defaults."""
     def pick(name: str, default: tuple[int, ...]) -> tuple[int, ...]:
         value = getattr(request, name)
@@ -102,7 +102,7 @@ def resolve_settings(request: Request, recipe_args: dict[str, Any], tokenizer: s
             raise ConfigError(f"recipe benchmark.args.{name}: expected whole numbers, got {raw!r}") from None
 
     runs = request.runs if request.runs is not None else int(recipe_args.get("runs", 3))
-    return benchtool.Settings(pick("pp", (2048,)), pick("tg", (32,)), pick("depth", (0,)), pick("concurrency", (1,)),
+    return benchtool.Workload(pick("pp", (2048,)), pick("tg", (32,)), pick("depth", (0,)), pick("concurrency", (1,)),
                               runs, tokenizer, book_url, post_run_cmd, request.skip_coherence)
 
 
@@ -229,7 +229,7 @@ def _progress(as_json: bool):
             begin = started.pop(event.get("request_id"), {})
             what = (f"c={begin.get('concurrency', '?')} pp={begin.get('prompt_size', '?')} "
                     f"tg={begin.get('response_size', '?')} depth={begin.get('context_size', '?')} "
-                    f"run {int(begin.get('run_index', 0)) + 1}")
+                    f"run {begin.get('run_index', '?')}")  # llama-benchy's run 0 is its warmup
             tokens, seconds = event.get("total_tokens") or 0, event.get("decode_seconds") or 0
             speed = f", {tokens / seconds:.1f} tok/s" if seconds else ""
             error = f"  FAILED: {str(event['error'])[:160]}" if event.get("error") else ""

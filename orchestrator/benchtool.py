@@ -27,7 +27,7 @@ KEY_SHIM = ("import os, sys; sys.argv[1:1] = ['--api-key', os.environ.pop('" + K
 
 
 @dataclass(frozen=True)
-class Settings:
+class Workload:
     """What to measure: llama-benchy's lists, runs, and how to stay offline."""
 
     pp: tuple[int, ...]

@@ -60,7 +60,7 @@ def test_settings_flags_over_recipe_over_defaults():
 
 
 def test_argv_lists_are_space_separated_and_offline():
-    settings = benchtool.Settings((512, 1024), (32,), (0,), (1, 2, 4), 2, "/tok", "http://b", "drop 1>&2", True)
+    settings = benchtool.Workload((512, 1024), (32,), (0,), (1, 2, 4), 2, "/tok", "http://b", "drop 1>&2", True)
     argv = settings.argv("http://h:8000/v1", "m", Path("/w/result.json"))
     joined = " ".join(argv)
     assert "--pp 512 1024" in joined and "--concurrency 1 2 4" in joined and "--runs 2" in joined
