@@ -43,8 +43,10 @@ def hub_state():
 
 
 @pytest.fixture
-def recipes(tmp_path):
+def recipes(tmp_path, hub_state):
     (tmp_path / f"{RECIPE}.yaml").write_text(f"extends: gpt-oss-20b\nmodel: {MODEL}\nserved_name: tiny\n")
+    pinned = hub_state.repos[MODEL].commit
+    (tmp_path / "pinned.yaml").write_text(f"extends: {RECIPE}\nrevision: '{pinned}'\n")
     (tmp_path / "unknown-model.yaml").write_text("extends: gpt-oss-20b\nmodel: sim-org/nope\n")
     return tmp_path
 
@@ -166,3 +168,13 @@ def test_sync_to_chosen_nodes_works_while_another_node_is_down(three):
         assert snapshot_files(cluster, 2) == expected(hub)
     finally:
         cluster.boot(3)
+
+
+def test_models_sync_of_a_pinned_revision(three):
+    cluster, spark, hub = three
+    spark.sync("models", recipe="pinned", check=True)
+    commit = hub.repos[MODEL].commit
+    for node in cluster.nodes:
+        assert cluster.ssh(node.index, f"ls {REPO_PATH}/snapshots", check=True).stdout.split() == [commit]
+        assert snapshot_files(cluster, node.index) == expected(hub)
+    assert "nothing to copy" in spark.sync("models", recipe="pinned", check=True).stdout

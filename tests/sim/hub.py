@@ -1,7 +1,8 @@
 """A Hugging Face Hub stand-in: serves small generated model repos over HTTP the way huggingface_hub reads them.
 
 Endpoints: `GET /api/models/{repo}/revision/{rev}` (repo info with siblings and sha) and
-`HEAD|GET /{repo}/resolve/{rev}/{file}` (ETag, X-Repo-Commit, Content-Length, Range). Unknown repos get
+`HEAD|GET /{repo}/resolve/{rev}/{file}` (ETag, X-Repo-Commit, Content-Length, Range; weights redirect to
+`/cdn/{sha256}` with X-Linked-Etag and X-Linked-Size, as the real hub's LFS files do). Unknown repos get
 404 with `X-Error-Code: RepoNotFound`; with `token` set, any other bearer token gets 401.
 """
 
@@ -17,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
 HUB_HOST = "10.77.0.1"
+LFS_SUFFIXES = (".safetensors", ".bin", ".gguf")
 
 
 @dataclass
@@ -85,6 +87,8 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith("/api/models/") and "/revision/" in path:
             repo_id, _, revision = path.removeprefix("/api/models/").partition("/revision/")
             return self._info(repo_id, revision)
+        if path.startswith("/cdn/"):
+            return self._blob(path.removeprefix("/cdn/"), body)
         if "/resolve/" in path:
             repo_id, _, rest = path.lstrip("/").partition("/resolve/")
             revision, _, name = rest.partition("/")
@@ -115,10 +119,24 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if name not in repo.files:
             return self._error(404, "Entry not found", "EntryNotFound")
-        data = repo.files[name]
+        if name.endswith(LFS_SUFFIXES):  # like the real hub: LFS files redirect to a CDN, linked headers say what
+            host, port = self.server.server_address[:2]
+            headers = {"Location": f"http://{host}:{port}/cdn/{repo.etag(name)}", "X-Repo-Commit": repo.commit,
+                       "X-Linked-Etag": f'"{repo.etag(name)}"', "X-Linked-Size": str(len(repo.files[name]))}
+            return self._send(302, b"", headers, body)
+        self._bytes(repo.files[name], {"ETag": f'"{repo.etag(name)}"', "X-Repo-Commit": repo.commit}, body)
+
+    def _blob(self, digest: str, body: bool) -> None:
+        self.hub.count("get" if body else "head")
+        found = [data for repo in self.hub.repos.values() for name, data in repo.files.items()
+                 if repo.etag(name) == digest]
+        if not found:
+            return self._error(404, "Entry not found", "EntryNotFound")
+        self._bytes(found[0], {"ETag": f'"{digest}"'}, body)
+
+    def _bytes(self, data: bytes, headers: dict[str, str], body: bool) -> None:
         start = _range_start(self.headers.get("Range"))
-        headers = {"ETag": f'"{repo.etag(name)}"', "X-Repo-Commit": repo.commit,
-                   "Content-Type": "application/octet-stream", "Accept-Ranges": "bytes"}
+        headers = {**headers, "Content-Type": "application/octet-stream", "Accept-Ranges": "bytes"}
         if start:
             headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
         self._send(206 if start else 200, data[start:], headers, body)
