@@ -35,7 +35,7 @@ unit: venv
 lint: venv
 	$(BIN)/ruff check orchestrator tests bench
 
-demo: sysdeps venv
+demo: sysdeps venv bench-venv
 	$(BIN)/python -m tests.demo
 
 bench: sysdeps venv
