@@ -133,3 +133,17 @@ def test_a_failing_llama_benchy_keeps_what_it_saved(tmp_path):
     assert bench._status(benchtool.Outcome(0, None))[0] == "failed"
     assert bench._status(benchtool.Outcome(0, {"benchmarks": []}))[0] == "complete"
     assert bench._status(benchtool.Outcome(1, None, interrupted=True))[0] == "interrupted"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--concurrency", "1,x"], "expected whole numbers separated by commas"),
+    (["--concurrency", "0,2"], "concurrency must be at least 1"),
+    (["--runs", "0"], "--runs"),
+    (["--pp", ""], "expected whole numbers >= 0"),
+])
+def test_bench_flags_refuse_bad_values(capsys, args, message):
+    from orchestrator.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["bench", *args])
+    assert exited.value.code == 2 and message in capsys.readouterr().err
