@@ -57,7 +57,11 @@ os.write(3, b"received=%d\n" % total)
 # Runs on the source: connects to argv[1]:argv[2], sends the token from the environment, then stdin framed.
 SENDER = r"""
 import os, socket, struct, sys, time
-conn = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=60)
+try:
+    conn = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=15)
+except OSError as exc:
+    sys.exit(f"cannot reach {sys.argv[1]} port {sys.argv[2]} over the fabric: {exc}")
+conn.settimeout(120)
 conn.sendall(os.environ["SPARKCTL_SYNC_TOKEN"].encode() + b"\n")
 started, total, source = time.monotonic(), 0, sys.stdin.buffer
 while chunk := source.read(4 << 20):
@@ -107,7 +111,7 @@ def relay(transport: Transport, source: Node, target: Node, scripts: Callable[[i
         waiter = threading.Thread(target=lambda: outcome.append(_finish(held, timeout, progress)), daemon=True)
         waiter.start()
         sent = transport.run(source, send, timeout, secrets={TOKEN_ENV: token})
-        waiter.join(timeout)
+        waiter.join(timeout if sent.ok else 0)
     finally:
         held.release()
     received = outcome[0] if outcome else Result(target.name, -1, "", "", timeout, True)
@@ -156,7 +160,8 @@ def _report(out: bytearray, started: float, progress: Callable[[int, float], Non
 
 
 def _why(result: Result) -> str:
-    lines = [ln for ln in (result.stderr + "\n" + result.stdout).splitlines()
-             if ln.strip() and not ln.startswith(("listen=", "sparkctl: failed"))]
+    """The script's own last words: stderr before the error trap's echo of the (multi-line) command."""
+    said = result.stderr.split("sparkctl: failed", 1)[0]
+    lines = [ln for ln in said.splitlines() if ln.strip()]
     return "; ".join(lines[-4:]) or (f"timed out after {result.seconds:g}s" if result.timed_out
                                      else f"exit {result.exit_code}")

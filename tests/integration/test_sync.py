@@ -178,3 +178,19 @@ def test_models_sync_of_a_pinned_revision(three):
         assert cluster.ssh(node.index, f"ls {REPO_PATH}/snapshots", check=True).stdout.split() == [commit]
         assert snapshot_files(cluster, node.index) == expected(hub)
     assert "nothing to copy" in spark.sync("models", recipe="pinned", check=True).stdout
+
+
+def test_a_cut_fabric_link_fails_clearly_and_the_next_run_resumes(three):
+    cluster, spark, hub = three
+    spark.sync("models", "--nodes", "spark1", check=True)
+    cluster.cut(3, "fabric")
+    try:
+        cut = spark.sync("models", timeout=120)
+    finally:
+        cluster.heal(3, "fabric")
+    assert cut.returncode != 0 and "cannot reach 10.78.0.13" in cut.stderr
+    assert snapshot_files(cluster, 2) == expected(hub)
+    resumed = spark.sync("models", check=True)
+    assert "to spark3 at" in resumed.stdout and "spark2" not in resumed.stdout.split("copied")[1]
+    assert snapshot_files(cluster, 3) == expected(hub)
+    assert hub.downloads() == len(hub.repos[MODEL].files)
