@@ -5,13 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import random
-import subprocess
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from tests.benchdata import book_text, build_tokenizer
 from tests.integration.sparkctl_run import Sparkctl, stop, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -20,27 +19,6 @@ DEFAULT_BOOK_URL = "https://www.gutenberg.org/files/1661/1661-0.txt"
 PREFILL_TPS, DECODE_TPS = 2000.0, 50.0
 PP, TG, CONCURRENCY = 1024, 64, (1, 2)
 SPEEDS = ("-e", f"VLLM_STANDIN_PREFILL_TPS={PREFILL_TPS:g}", "-e", f"VLLM_STANDIN_DECODE_TPS={DECODE_TPS:g}")
-BUILD_TOKENIZER = """
-import sys
-from tokenizers import Tokenizer, models, pre_tokenizers
-from tokenizers.trainers import WordLevelTrainer
-tokenizer = Tokenizer(models.WordLevel(unk_token="[UNK]"))
-tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
-tokenizer.train([sys.argv[1]], WordLevelTrainer(special_tokens=["[UNK]"]))
-tokenizer.save(sys.argv[2])
-"""
-
-
-def book_text() -> str:
-    """A long, deterministic English-like text (no network): sentences of common words and punctuation."""
-    rng = random.Random(7)
-    words = ["the", "spark", "cluster", "serves", "tokens", "quickly", "while", "memory", "holds", "weights", "and",
-             "every", "node", "answers", "requests", "from", "clients", "who", "measure", "time", "to", "first"]
-    sentences = []
-    for _ in range(6000):
-        sentence = " ".join(rng.choice(words) for _ in range(rng.randint(6, 14)))
-        sentences.append(sentence.capitalize() + rng.choice((".", ",", ";", "!", "?")))
-    return " ".join(sentences)
 
 
 class BenchSparkctl(Sparkctl):
@@ -64,10 +42,7 @@ def bench_env(sim_cluster_factory, tmp_path):
     book = home / ".cache" / "llama-benchy" / f"{hashlib.md5(DEFAULT_BOOK_URL.encode()).hexdigest()}.txt"
     book.parent.mkdir(parents=True)
     book.write_text(book_text(), encoding="utf-8")
-    tokenizer = tmp_path / "tokenizer"
-    tokenizer.mkdir()
-    subprocess.run([str(LLAMA_BENCHY.parent / "python"), "-c", BUILD_TOKENIZER, str(book), str(tokenizer / "tokenizer.json")],
-                   check=True, capture_output=True, text=True)
+    tokenizer = build_tokenizer(LLAMA_BENCHY.parent / "python", book, tmp_path / "tokenizer")
     spark = BenchSparkctl(sim_cluster_factory(nodes=2))
     spark.home = home
     spark.run("down", check=True)
