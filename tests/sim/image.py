@@ -274,18 +274,16 @@ def standin_layer_bytes(wheels: list[Path] = ()) -> bytes:
     return buffer.getvalue()
 
 
-def image_config(diff_ids: list[str]) -> bytes:
+def image_config(diff_ids: list[str], env: list[str] | None = None, history: list[str] | None = None) -> bytes:
     """The image config JSON: platform, environment and the layers' diff IDs."""
+    steps = history or ["sparkctl sim base (debootstrap + ray)", "sparkctl sim vllm stand-in"]
     config = {
         "architecture": "amd64",
         "os": "linux",
         "created": "2025-01-01T00:00:00Z",
-        "config": {"Env": IMAGE_ENV, "WorkingDir": "/"},
+        "config": {"Env": env or IMAGE_ENV, "WorkingDir": "/"},
         "rootfs": {"type": "layers", "diff_ids": [f"sha256:{d}" for d in diff_ids]},
-        "history": [
-            {"created_by": "sparkctl sim base (debootstrap + ray)"},
-            {"created_by": "sparkctl sim vllm stand-in"},
-        ],
+        "history": [{"created_by": step} for step in steps],
     }
     return json.dumps(config, sort_keys=True).encode()
 

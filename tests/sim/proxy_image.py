@@ -24,6 +24,7 @@ from tests.sim.image import (
     add_member,
     base_key,
     cached_base_layer,
+    image_config,
     log,
     normalize_tag,
     pip_download_args,
@@ -87,23 +88,14 @@ def build_layer(base_layer: Path, layer: Path) -> None:
     log(f"proxy layer built in {time.monotonic() - started:.0f} s ({layer.stat().st_size >> 20} MiB)")
 
 
-def image_config(diff_ids: list[str]) -> bytes:
+def proxy_image_config(diff_ids: list[str]) -> bytes:
     """The image config: no entrypoint (sparkctl passes `--entrypoint litellm`), LiteLLM first on PATH."""
-    config = {
-        "architecture": "amd64",
-        "os": "linux",
-        "created": "2025-01-01T00:00:00Z",
-        "config": {"Env": IMAGE_ENV, "WorkingDir": "/"},
-        "rootfs": {"type": "layers", "diff_ids": [f"sha256:{d}" for d in diff_ids]},
-        "history": [{"created_by": "sparkctl sim base (debootstrap + ray)"},
-                    {"created_by": f"sparkctl sim {REQUIREMENT}"}],
-    }
-    return json.dumps(config, sort_keys=True).encode()
+    return image_config(diff_ids, IMAGE_ENV, ["sparkctl sim base (debootstrap + ray)", f"sparkctl sim {REQUIREMENT}"])
 
 
 def write_archive(out: Path, layers: list[tuple[Path, str]]) -> None:
     """Write the docker-save archive: manifest.json, config and the layers."""
-    config = image_config([diff for _path, diff in layers])
+    config = proxy_image_config([diff for _path, diff in layers])
     config_name = f"{hashlib.sha256(config).hexdigest()}.json"
     manifest = [{"Config": config_name, "RepoTags": [TAG], "Layers": [f"{d}/layer.tar" for _p, d in layers]}]
     partial = out.with_suffix(".partial")
