@@ -77,7 +77,7 @@ def assert_accurate(run: dict) -> None:
             assert abs(measured / truth - 1) <= tolerance, f"c={concurrency} {metric}: {measured:.1f} vs {truth:.1f}"
 
 
-def test_bench_solo_then_cluster_compare_and_plot(bench_env, tmp_path):
+def test_bench_solo_cluster_and_replicas_compare_and_plot(bench_env, tmp_path):
     spark, tokenizer = bench_env
     spark.run("up", "solo", "openai-gpt-oss-120b", *SPEEDS, check=True)
     solo = bench(spark, tokenizer)
@@ -95,15 +95,31 @@ def test_bench_solo_then_cluster_compare_and_plot(bench_env, tmp_path):
         assert set(run["images"]) == set(nodes) and all(i["layers"] not in ("", "?") for i in run["images"].values())
         assert_accurate(run)
 
+    spark.run("up", "replicas", "openai-gpt-oss-120b", *SPEEDS, "--replace", check=True, timeout=600)
+    replicas = bench(spark, tokenizer, runs=1)
+    assert_through_proxy(spark, replicas)
+
     plot = tmp_path / "compare.png"
-    compared = spark.run("bench", "compare", solo["id"], cluster["id"], "--plot", str(plot), check=True)
+    compared = spark.run("bench", "compare", solo["id"], cluster["id"], replicas["id"], "--plot", str(plot), check=True)
     assert "concurrency 1" in compared.stdout and "concurrency 2" in compared.stdout
-    assert cluster["id"] in compared.stdout and "x)" in compared.stdout
+    assert cluster["id"] in compared.stdout and replicas["id"] in compared.stdout and "x)" in compared.stdout
     assert "args.tensor-parallel-size 1 -> 2" in compared.stderr
     with Image.open(plot) as image:
         assert image.format == "PNG" and image.size[0] > 500
     listed = json.loads(spark.run("--json", "bench", "list", check=True).stdout)
-    assert {r["id"] for r in listed["runs"]} == {solo["id"], cluster["id"]}
+    assert {r["id"] for r in listed["runs"]} == {solo["id"], cluster["id"], replicas["id"]}
+
+
+def assert_through_proxy(spark: Sparkctl, run: dict) -> None:
+    """A replicas run went through the LiteLLM proxy with its key, which the stored run never holds."""
+    assert run["status"] == "complete", run["problems"]
+    assert (run["deployment"]["via"], run["deployment"]["endpoint"]) == ("proxy", "http://10.77.0.11:4000/v1")
+    assert set(run["images"]) == {"spark1", "spark2"}
+    key = (spark.home / "config" / "sparkctl" / "proxy-key").read_text().strip()
+    assert key.startswith("sk-") and key not in json.dumps(run)
+    # Through LiteLLM only generation speed is exact (it drops token_ids; see BENCH-PROXY.md).
+    rows = {b["concurrency"]: b["tg_throughput"]["mean"] for b in run["result"]["benchmarks"]}
+    assert all(abs(tg / (DECODE_TPS * c) - 1) <= 0.05 for c, tg in rows.items()), rows
 
 
 def test_bench_refuses_without_deployment_and_keeps_a_run_cut_short(bench_env):
@@ -120,17 +136,3 @@ def test_bench_refuses_without_deployment_and_keeps_a_run_cut_short(bench_env):
     assert kept["status"] in ("partial", "failed") and kept["problems"] and "results kept in" in err
     shown = json.loads(spark.run("--json", "bench", "show", kept["id"], check=True).stdout)
     assert shown["status"] == kept["status"] and shown["deployment"]["topology"] == "solo"
-
-
-def test_bench_replicas_goes_through_the_proxy_with_its_key(bench_env):
-    spark, tokenizer = bench_env
-    spark.run("up", "replicas", "openai-gpt-oss-120b", *SPEEDS, check=True, timeout=600)
-    run = bench(spark, tokenizer, runs=1)
-    assert run["status"] == "complete", run["problems"]
-    assert (run["deployment"]["via"], run["deployment"]["endpoint"]) == ("proxy", "http://10.77.0.11:4000/v1")
-    assert set(run["images"]) == {"spark1", "spark2"}
-    key = (spark.home / "config" / "sparkctl" / "proxy-key").read_text().strip()
-    assert key.startswith("sk-") and key not in json.dumps(run)
-    # Through LiteLLM only generation speed is exact (it drops token_ids; see BENCH-PROXY.md).
-    rows = {b["concurrency"]: b["tg_throughput"]["mean"] for b in run["result"]["benchmarks"]}
-    assert all(abs(tg / (DECODE_TPS * c) - 1) <= 0.05 for c, tg in rows.items()), rows
