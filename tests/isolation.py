@@ -1,7 +1,9 @@
-"""The autouse fixture that keeps a developer's own config out of unit and CLI tests."""
+"""Fixtures shared by the unit and CLI suites: isolation from the developer's config, and YAML files."""
 
 from __future__ import annotations
 
+import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,3 +19,16 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("SPARKCTL_INVENTORY", "HF_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     return work
+
+
+@pytest.fixture
+def write(tmp_path: Path) -> Callable[[str, str], Path]:
+    """write('dir/name.yaml', yaml_text) -> the path, text dedented."""
+
+    def _write(relative: str, text: str) -> Path:
+        path = tmp_path / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return path
+
+    return _write

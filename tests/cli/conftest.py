@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.cli import main
-from tests.isolation import isolated  # noqa: F401 - autouse fixture shared with the other suite
+from tests.isolation import isolated, write  # noqa: F401 - fixtures shared with the other suite
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_INVENTORY = REPO / "inventory.yaml"
@@ -57,16 +56,3 @@ def sparkctl(capsys: pytest.CaptureFixture[str], no_network) -> Callable[..., Ou
         return Outcome(code, captured.out, captured.err)
 
     return run
-
-
-@pytest.fixture
-def write(tmp_path: Path) -> Callable[[str, str], Path]:
-    """write('dir/name.yaml', yaml_text) -> the path, text dedented."""
-
-    def _write(relative: str, text: str) -> Path:
-        path = tmp_path / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-        return path
-
-    return _write

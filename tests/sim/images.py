@@ -9,6 +9,7 @@ import os
 import tarfile
 from pathlib import Path
 
+from tests.sim.image import add_member
 from tests.sim.shell import SimError
 
 BUSYBOX = Path("/bin/busybox")
@@ -45,27 +46,16 @@ def busybox_tarball(cache_dir: Path) -> Path:
 def _layer(binary: bytes) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as layer:
-        _add(layer, "bin", None, 0o755)
-        _add(layer, "bin/busybox", binary, 0o755)
+        add_member(layer, "bin", None, 0o755)
+        add_member(layer, "bin/busybox", binary, 0o755)
         for applet in APPLETS:
             link = tarfile.TarInfo(f"bin/{applet}")
             link.type, link.linkname = tarfile.SYMTYPE, "busybox"
             layer.addfile(link)
         for directory in ("tmp", "www", "etc", "proc", "sys", "dev"):
-            _add(layer, directory, None, 0o1777 if directory == "tmp" else 0o755)
-        _add(layer, "www/index.html", b"sim-busybox\n", 0o644)
+            add_member(layer, directory, None, 0o1777 if directory == "tmp" else 0o755)
+        add_member(layer, "www/index.html", b"sim-busybox\n", 0o644)
     return buffer.getvalue()
-
-
-def _add(archive: tarfile.TarFile, name: str, data: bytes | None, mode: int) -> None:
-    info = tarfile.TarInfo(name)
-    info.mode = mode
-    if data is None:
-        info.type = tarfile.DIRTYPE
-        archive.addfile(info)
-    else:
-        info.size = len(data)
-        archive.addfile(info, io.BytesIO(data))
 
 
 def _save_archive(layer: bytes) -> bytes:
@@ -82,8 +72,8 @@ def _save_archive(layer: bytes) -> bytes:
     manifest = json.dumps([{"Config": config_name, "RepoTags": [BUSYBOX_TAG], "Layers": ["layer/layer.tar"]}])
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
-        _add(archive, "layer", None, 0o755)
-        _add(archive, "layer/layer.tar", layer, 0o644)
-        _add(archive, config_name, config, 0o644)
-        _add(archive, "manifest.json", manifest.encode(), 0o644)
+        add_member(archive, "layer", None, 0o755)
+        add_member(archive, "layer/layer.tar", layer, 0o644)
+        add_member(archive, config_name, config, 0o644)
+        add_member(archive, "manifest.json", manifest.encode(), 0o644)
     return buffer.getvalue()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,7 +9,7 @@ import pytest
 from orchestrator.inventory import Inventory, load_inventory
 from orchestrator.paths import builtin_dir
 from orchestrator.recipe import RecipeBook
-from tests.isolation import isolated  # noqa: F401 - autouse fixture shared with the other suite
+from tests.isolation import isolated, write  # noqa: F401 - fixtures shared with the other suite
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_INVENTORY = REPO / "inventory.yaml"
@@ -27,16 +25,3 @@ def inventory() -> Inventory:
 def builtin_book() -> RecipeBook:
     """Only the built-in catalog."""
     return RecipeBook([builtin_dir("recipes")])
-
-
-@pytest.fixture
-def write(tmp_path: Path) -> Callable[[str, str], Path]:
-    """write('dir/name.yaml', yaml_text) -> the path, text dedented."""
-
-    def _write(relative: str, text: str) -> Path:
-        path = tmp_path / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-        return path
-
-    return _write
