@@ -28,7 +28,38 @@ def _up_options(func):
     return func
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _json_anywhere(ctx: click.Context, _param, value: bool) -> None:
+    """`--json` after a command means the same as before it: switch every enclosing context's settings."""
+    if not value:
+        return
+    from dataclasses import replace
+
+    while ctx is not None:
+        if ctx.obj is not None and not ctx.obj.json:
+            ctx.obj = replace(ctx.obj, json=True)
+        ctx = ctx.parent
+
+
+def _with_json_option(command: click.Command) -> click.Command:
+    """Give a command (and a group's commands) its own `--json`, so users may put it last."""
+    if not any(p.name == "json_anywhere" for p in command.params):
+        command.params.append(click.Option(["--json", "json_anywhere"], is_flag=True, expose_value=False,
+                                           callback=_json_anywhere, help="Machine-readable output."))
+    for sub in getattr(command, "commands", {}).values():
+        _with_json_option(sub)
+    return command
+
+
+class SparkGroup(click.Group):
+    """A group whose commands all accept `--json`, wherever the user types it."""
+
+    group_class = type
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        super().add_command(_with_json_option(cmd), name)
+
+
+@click.group(cls=SparkGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--inventory", "-i", envvar="SPARKCTL_INVENTORY", help="Inventory file (default ./inventory.yaml).")
 @click.option("--recipes-dir", help="Look for recipes here first.")
 @click.option("--templates-dir", help="Override the built-in shell templates with copies here.")
