@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -95,7 +96,8 @@ class SSHTransport:
         started = time.monotonic()
         channel = self._session(node)
         channel.settimeout(1.0)
-        channel.exec_command("bash -se")
+        # The node enforces the step's timeout too, so a step we give up on does not run on unseen.
+        channel.exec_command(f"timeout --kill-after=5 {math.ceil(timeout) + 1} bash -se")
         channel.sendall(stdin_script(script, secrets).encode())
         channel.shutdown_write()
         out, err, timed_out = _drain(channel, timeout)
