@@ -13,7 +13,7 @@ from typing import Any
 
 from orchestrator import benchstore, benchtool, console
 from orchestrator.errors import ConfigError, ExecutionError, SparkctlError
-from orchestrator.health import http_json
+from orchestrator.health import http_json, http_problem
 from orchestrator.inventory import find_inventory
 from orchestrator.plan import Phase, Plan, Step
 from orchestrator.state import Container
@@ -149,7 +149,7 @@ def _check_endpoint(target: Target, api_key: str | None) -> None:
     try:
         http_json(target.endpoint.rstrip("/") + "/models", api_key=api_key)
     except (OSError, ValueError) as exc:
-        raise ExecutionError(f"the endpoint {target.endpoint} of {target.deployment} does not answer ({exc}); "
+        raise ExecutionError(f"the endpoint {target.endpoint} of {target.deployment} does not answer ({http_problem(exc)}); "
                              "check 'sparkctl status'") from None
 
 

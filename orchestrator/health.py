@@ -29,28 +29,35 @@ def http_json(url: str, body: dict | None = None, api_key: str | None = None, ti
     return json.loads(raw) if raw else {}
 
 
-def server_answers(ready: Readiness, api_key: str | None = None) -> str | None:
+def server_answers(ready: Readiness) -> str | None:
     """None when the server is fully ready, else what is still missing."""
     try:
-        http_json(f"{ready.base_url}/health", api_key=api_key)
+        http_json(f"{ready.base_url}/health")
     except (OSError, ValueError) as exc:
-        return f"/health not answering yet ({_short(exc)})"
-    try:
-        models = http_json(f"{ready.base_url}/v1/models", api_key=api_key)
-    except (OSError, ValueError) as exc:
-        return f"/v1/models not answering ({_short(exc)})"
-    names = [m.get("id") for m in models.get("data", [])]
-    if ready.served_name not in names:
-        return f"/v1/models lists {names}, not '{ready.served_name}'"
+        return f"/health not answering yet ({http_problem(exc)})"
+    missing = model_missing(ready.base_url, ready.served_name)
+    if missing:
+        return missing
     body = {"model": ready.served_name, "prompt": "ping", "max_tokens": 1}
     try:
-        completion = http_json(f"{ready.base_url}/v1/completions", body, api_key, timeout=60)
+        completion = http_json(f"{ready.base_url}/v1/completions", body, timeout=60)
     except (OSError, ValueError) as exc:
-        return f"one-token completion failed ({_short(exc)})"
+        return f"one-token completion failed ({http_problem(exc)})"
     return None if completion.get("choices") else "completion returned no choices"
 
 
-def _short(exc: Exception) -> str:
+def model_missing(base_url: str, served_name: str, api_key: str | None = None) -> str | None:
+    """None when /v1/models lists served_name, else why not."""
+    try:
+        models = http_json(f"{base_url}/v1/models", api_key=api_key)
+    except (OSError, ValueError) as exc:
+        return f"/v1/models not answering ({http_problem(exc)})"
+    names = [m.get("id") for m in models.get("data", [])]
+    return None if served_name in names else f"/v1/models lists {names}, not '{served_name}'"
+
+
+def http_problem(exc: Exception) -> str:
+    """A short reason for a failed HTTP call: the status code, or the connection error."""
     if isinstance(exc, urllib.error.HTTPError):
         return f"HTTP {exc.code}"
     reason = getattr(exc, "reason", None)

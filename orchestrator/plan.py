@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -83,12 +83,3 @@ class Plan:
     action: str
     phases: tuple[Phase, ...]
     deployment: Deployment | None = None
-    notes: tuple[str, ...] = field(default_factory=tuple)
-
-    def nodes(self) -> tuple[str, ...]:
-        """Every node any step touches, in first-seen order."""
-        seen: dict[str, None] = {}
-        for phase in self.phases:
-            for step in phase.steps:
-                seen.setdefault(step.node, None)
-        return tuple(seen)

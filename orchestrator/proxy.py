@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import urllib.error
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from orchestrator import commands, shell
 from orchestrator.errors import ConfigError
-from orchestrator.health import http_json
+from orchestrator.health import http_json, http_problem, model_missing
 from orchestrator.plan import Deployment, Phase, Step
 from orchestrator.proxykey import load_key
 from orchestrator.templates import render
@@ -130,14 +129,9 @@ def proxy_answers(base_url: str, served_name: str, key: str | None) -> str | Non
     """None when the proxy is ready and (with the key) lists the model, else what is missing."""
     try:
         http_json(f"{base_url}/health/readiness")
-        if key is None:
-            return None
-        models = http_json(f"{base_url}/v1/models", api_key=key)
     except (OSError, ValueError) as exc:
-        code = f"HTTP {exc.code}" if isinstance(exc, urllib.error.HTTPError) else str(exc)[:120]
-        return f"proxy not answering ({code})"
-    names = [m.get("id") for m in models.get("data", [])]
-    return None if served_name in names else f"proxy lists {names}, not '{served_name}'"
+        return f"proxy not answering ({http_problem(exc)})"
+    return None if key is None else model_missing(base_url, served_name, key)
 
 
 def backends_health(container_labels: dict[str, str], health_by_url: dict[str, str]) -> str:
