@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.cli import main
+from orchestrator.cli.main import main
 from tests.isolation import isolated, write  # noqa: F401 - fixtures shared with the other suite
 
 REPO = Path(__file__).resolve().parents[2]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from orchestrator.cli import cli
+from orchestrator.cli.main import cli
 
 COMMANDS = [
     ("recipes", "list"),

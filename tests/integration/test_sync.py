@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from orchestrator.models import repo_dir
+from orchestrator.plan.hfcache import repo_dir
 from tests.integration.sparkctl_run import Sparkctl
 from tests.sim.hub import Hub, HubServer, generated_repo
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from orchestrator.config.inventory import load_inventory
 from orchestrator.errors import HostKeyError
-from orchestrator.inventory import load_inventory
-from orchestrator.transport import SSHTransport
+from orchestrator.remote.transport import SSHTransport
 from tests.integration.sparkctl_run import wait_for
 
 

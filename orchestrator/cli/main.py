@@ -1,0 +1,242 @@
+"""The click commands: parse, then hand over to app/up. Imports stay lazy for a fast --help."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+TOPOLOGIES = click.Choice(["solo", "cluster", "replicas"])
+
+
+def _settings(ctx: click.Context):
+    return ctx.obj
+
+
+def _up_options(func):
+    """Options shared by `up` and `plan`."""
+    for decorator in reversed([
+        click.argument("topology", type=TOPOLOGIES),
+        click.argument("recipe"),
+        click.option("--nodes", help="Comma-separated node names (default: the first nodes the recipe needs)."),
+        click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a vLLM arg of the recipe."),
+        click.option("-e", "--env", "env", multiple=True, metavar="KEY[=VAL]",
+                     help="Container env; '-e NAME' forwards NAME from this shell as a secret."),
+        click.option("--force", is_flag=True, help="Launch even if the recipe breaks lint rules."),
+    ]):
+        func = decorator(func)
+    return func
+
+
+def _json_anywhere(ctx: click.Context, _param, value: bool) -> None:
+    """`--json` after a command means the same as before it: switch every enclosing context's settings."""
+    if not value:
+        return
+    from dataclasses import replace
+
+    while ctx is not None:
+        if ctx.obj is not None and not ctx.obj.json:
+            ctx.obj = replace(ctx.obj, json=True)
+        ctx = ctx.parent
+
+
+def _with_json_option(command: click.Command) -> click.Command:
+    """Give a command (and a group's commands) its own `--json`, so users may put it last."""
+    if not any(p.name == "json_anywhere" for p in command.params):
+        command.params.append(click.Option(["--json", "json_anywhere"], is_flag=True, expose_value=False,
+                                           callback=_json_anywhere, help="Machine-readable output."))
+    for sub in getattr(command, "commands", {}).values():
+        _with_json_option(sub)
+    return command
+
+
+class SparkGroup(click.Group):
+    """A group whose commands all accept `--json`, wherever the user types it."""
+
+    group_class = type
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        super().add_command(_with_json_option(cmd), name)
+
+
+@click.group(cls=SparkGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--inventory", "-i", envvar="SPARKCTL_INVENTORY", help="Inventory file (default ./inventory.yaml).")
+@click.option("--recipes-dir", help="Look for recipes here first.")
+@click.option("--templates-dir", help="Override the built-in shell templates with copies here.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.version_option(package_name="sparkctl")
+@click.pass_context
+def cli(ctx: click.Context, inventory, recipes_dir, templates_dir, as_json, debug):
+    """Run vLLM on DGX Spark boxes from recipes: solo, cluster (Ray) or replicas."""
+    from orchestrator.config.settings import Settings
+
+    ctx.obj = Settings(inventory, recipes_dir, templates_dir, as_json, debug)
+
+
+@cli.command()
+@_up_options
+@click.option("--dry-run", is_flag=True, help="Print the plan; connect to nothing.")
+@click.option("--replace", is_flag=True, help="Tear down a different running deployment first.")
+@click.option("--keep-on-failure", is_flag=True, help="Leave containers for inspection when up fails.")
+@click.option("--timeout", type=float, default=1200.0, show_default=True, help="Readiness deadline, seconds.")
+@click.option("--ray-timeout", type=float, default=180.0, show_default=True,
+              help="Deadline for Ray to see every node, seconds.")
+@click.option("--setup", is_flag=True, help="First sync the image and the model to the nodes (images/models sync).")
+@click.pass_context
+def up(ctx, topology, recipe, nodes, sets, env, force, dry_run, replace, keep_on_failure, timeout, ray_timeout,
+       setup):
+    """Bring RECIPE up as solo, cluster or replicas."""
+    from orchestrator.ops import up as ops_up
+
+    request = ops_up.prepare_up(_settings(ctx), topology, recipe, nodes, sets, env, force)
+    deadlines = ops_up.Deadlines(ready=timeout, ray=ray_timeout)
+    if dry_run:
+        ops_up.show_plan(_settings(ctx), request, deadlines)
+        return
+    if setup:
+        from orchestrator.cli.sync import setup as sync_setup
+
+        sync_setup(_settings(ctx), request.inventory, request.recipe, request.layout.nodes)
+    ops_up.up(_settings(ctx), request, replace=replace, keep_on_failure=keep_on_failure, deadlines=deadlines)
+
+
+@cli.command()
+@_up_options
+@click.pass_context
+def plan(ctx, topology, recipe, nodes, sets, env, force):
+    """Print every phase and every node's exact commands (a dry run)."""
+    from orchestrator.ops import up as ops_up
+
+    request = ops_up.prepare_up(_settings(ctx), topology, recipe, nodes, sets, env, force)
+    ops_up.show_plan(_settings(ctx), request, ops_up.Deadlines())
+
+
+@cli.command()
+@click.option("--nodes", help="Only these nodes (default: every inventory node).")
+@click.pass_context
+def down(ctx, nodes):
+    """Remove sparkctl's containers from every node and verify none survive."""
+    from orchestrator.ops import down
+
+    down.down(_settings(ctx), nodes)
+
+
+@cli.command("drop-caches")
+@click.option("--all", "all_nodes", is_flag=True, help="Every inventory node.")
+@click.option("--nodes", help="Comma-separated node names.")
+@click.pass_context
+def drop_caches(ctx, all_nodes, nodes):
+    """Drop the page cache on nodes, showing MemAvailable before and after."""
+    from orchestrator.ops import caches
+
+    caches.drop_caches(_settings(ctx), nodes, all_nodes)
+
+
+@cli.command()
+@click.option("--show-key", is_flag=True, help="Print only the replicas proxy's key (for OPENAI_API_KEY).")
+@click.pass_context
+def status(ctx, show_key):
+    """Show what runs on each node, read from the nodes themselves."""
+    from orchestrator.ops import status
+
+    status.status(_settings(ctx), show_key)
+
+
+@cli.command()
+@click.option("--node", help="Only this node.")
+@click.option("-f", "--follow", is_flag=True, help="Keep streaming; Ctrl-C detaches.")
+@click.option("--tail", type=int, default=100, show_default=True, help="Lines from the end.")
+@click.pass_context
+def logs(ctx, node, follow, tail):
+    """Show the containers' logs, each line prefixed with its node."""
+    from orchestrator.ops import logs
+
+    logs.logs(_settings(ctx), node, follow, tail)
+
+
+@cli.group()
+def recipes():
+    """List, show, compare and lint recipes."""
+
+
+@recipes.command("list")
+@click.pass_context
+def recipes_list(ctx):
+    """Every recipe on the search path."""
+    from orchestrator.config import catalog
+
+    catalog.list_recipes(_settings(ctx.parent))
+
+
+@recipes.command("show")
+@click.argument("name")
+@click.pass_context
+def recipes_show(ctx, name):
+    """The fully resolved recipe NAME."""
+    from orchestrator.config import catalog
+
+    catalog.show_recipe(_settings(ctx.parent), name)
+
+
+@recipes.command("diff")
+@click.argument("first")
+@click.argument("second")
+@click.pass_context
+def recipes_diff(ctx, first, second):
+    """The resolved keys that differ between two recipes."""
+    from orchestrator.config import catalog
+
+    catalog.diff_recipes(_settings(ctx.parent), first, second)
+
+
+@recipes.command("lint")
+@click.argument("names", nargs=-1)
+@click.pass_context
+def recipes_lint(ctx, names):
+    """Check recipes against Spark's known gotchas (all when no NAME)."""
+    from orchestrator.config import catalog
+
+    catalog.lint_recipes(_settings(ctx.parent), names)
+
+
+def _add_bench() -> None:
+    from orchestrator.cli.bench import bench  # click only: the heavy imports stay inside its commands
+
+    cli.add_command(bench)
+
+
+_add_bench()
+
+
+def _register_sync() -> None:
+    from orchestrator.cli.sync import register
+
+    register(cli)
+
+
+_register_sync()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: one error boundary turning SparkctlError into a clear message and exit code."""
+    try:
+        cli.main(args=argv, prog_name="sparkctl", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # noqa: BLE001 - the one boundary that turns failures into messages
+        sys.exit(_report(exc, argv))
+
+
+def _report(exc: Exception, argv: list[str] | None) -> int:
+    from orchestrator.errors import SparkctlError
+
+    args = sys.argv[1:] if argv is None else argv
+    if isinstance(exc, SparkctlError) and "--debug" not in args:
+        click.echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    raise exc

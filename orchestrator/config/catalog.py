@@ -1,0 +1,80 @@
+"""`sparkctl recipes ...`: list, show, diff and lint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from orchestrator.config.recipe import Recipe
+from orchestrator.config.rules import errors, lint
+from orchestrator.config.settings import Settings
+from orchestrator.errors import LintError
+from orchestrator.report import console
+
+
+def list_recipes(settings: Settings) -> None:
+    """A table of every recipe with its model, nodes and image."""
+    book = settings.book()
+    resolved = [book.resolve(name) for name in book.names()]
+    if settings.json:
+        console.emit_json([{"name": r.name, "model": r.model, "nodes": r.gpus, "container": r.container,
+                            "hash": r.content_hash, "description": r.description} for r in resolved])
+        return
+    rows = [[r.name, r.model, r.gpus, r.container, r.description] for r in resolved]
+    console.table("recipes", ["name", "model", "sparks", "image", "description"], rows)
+
+
+def show_recipe(settings: Settings, name: str) -> None:
+    """The resolved recipe as YAML (or JSON), with its hash and where it came from."""
+    recipe = settings.book().resolve(name)
+    data = {"name": recipe.name, "hash": recipe.content_hash, "source": recipe.source,
+            "extends": list(recipe.chain[1:]), **recipe.model_dump(exclude={"name", "source", "chain"})}
+    if settings.json:
+        console.emit_json(data)
+    else:
+        console.info(yaml.safe_dump(data, sort_keys=False).rstrip())
+
+
+def diff_recipes(settings: Settings, first: str, second: str) -> None:
+    """The resolved keys that differ."""
+    book = settings.book()
+    changes = recipe_diff(book.resolve(first), book.resolve(second))
+    if settings.json:
+        console.emit_json([{"key": k, first: a, second: b} for k, a, b in changes])
+        return
+    if not changes:
+        console.info(f"{first} and {second} resolve to the same deployment")
+    for key, a, b in changes:
+        console.info(f"{key}: {_show(a)} -> {_show(b)}")
+
+
+def _show(value) -> str:
+    return "(unset)" if value is None else str(value)
+
+
+def lint_recipes(settings: Settings, names: tuple[str, ...]) -> None:
+    """Lint recipes; exit non-zero on any error."""
+    book = settings.book()
+    findings = [f for name in (names or book.names()) for f in lint(book.resolve(name))]
+    console.print_findings(findings, settings.json)
+    if errors(findings):
+        raise LintError(f"{len(errors(findings))} rule error(s)")
+
+
+def recipe_diff(a: Recipe, b: Recipe) -> list[tuple[str, Any, Any]]:
+    """Resolved keys whose values differ, as (dotted key, value in a, value in b)."""
+    flat_a, flat_b = _flatten(a.content()), _flatten(b.content())
+    keys = sorted(flat_a.keys() | flat_b.keys())
+    return [(k, flat_a.get(k), flat_b.get(k)) for k in keys if flat_a.get(k) != flat_b.get(k)]
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and key in ("args", "env", "mounts"):
+            flat.update(_flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat

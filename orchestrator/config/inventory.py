@@ -1,0 +1,176 @@
+"""The inventory: which Sparks exist, how to reach them, and their fabric link."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
+
+from orchestrator.config import values
+from orchestrator.config.yamlsource import raise_validation_error, read_yaml
+from orchestrator.errors import ConfigError
+
+Name = Annotated[str, AfterValidator(values.name)]
+IP = Annotated[str, AfterValidator(values.ip_literal)]
+Text = Annotated[str, AfterValidator(values.plain_text)]
+Mount = Annotated[str, AfterValidator(values.mount_spec)]
+Ulimit = Annotated[str | int, AfterValidator(values.ulimit_value)]
+
+DEFAULT_MOUNTS = {
+    "huggingface": "~/.cache/huggingface:/root/.cache/huggingface",
+    "vllm": "~/.cache/vllm:/root/.cache/vllm",
+    "flashinfer": "~/.cache/flashinfer:/root/.cache/flashinfer",
+    "tiktoken_rs": "~/.cache/tiktoken_rs:/root/.cache/tiktoken_rs",
+    "ccache": "~/.cache/ccache:/root/.cache/ccache",
+    "triton": "~/.triton:/root/.triton",
+}
+
+# Spark needs unlimited locked memory for RDMA/NCCL; override per site (a sandbox may cap it).
+DEFAULT_ULIMITS = {"memlock": "-1", "nofile": "1048576"}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Defaults(_Frozen):
+    """Inventory-wide settings every node inherits."""
+
+    user: Name = "root"
+    port: int = 22
+    ssh_key: Text | None = None
+    known_hosts: Text | None = None
+    ssh_config: Text | None = None
+    api_port: int = 8000
+    ray_port: int = 6379
+    proxy_port: int = 4000
+    proxy_image: Text = "litellm/litellm:v1.108.7"
+    mounts: dict[Name, Mount | None] = {}
+    ulimits: dict[Name, Ulimit | None] = {}
+
+
+class Node(_Frozen):
+    """One Spark: management address for SSH/HTTP, fabric address for Ray/NCCL."""
+
+    name: Name
+    ip: IP
+    fabric_ip: IP | None = None
+    fabric_if: Name | None = None
+    rdma_dev: Name | None = None
+    user: Name | None = None
+    port: int | None = None
+    ssh_key: Text | None = None
+
+    @property
+    def ray_ip(self) -> str:
+        """The address Ray, NCCL and vLLM must bind: the fabric link, else management."""
+        return self.fabric_ip or self.ip
+
+
+class Inventory(_Frozen):
+    """All nodes, in order: the first is the head of a cluster."""
+
+    defaults: Defaults = Defaults()
+    nodes: tuple[Node, ...]
+    source: Text = "<memory>"
+
+    @model_validator(mode="after")
+    def _unique(self) -> Inventory:
+        if not self.nodes:
+            raise ValueError("lists no nodes; add at least one under 'nodes:'")
+        for attr in ("name", "ip", "ray_ip"):
+            seen: set[str] = set()
+            for node in self.nodes:
+                value = getattr(node, attr)
+                if value in seen:
+                    label = "fabric_ip" if attr == "ray_ip" else attr
+                    raise ValueError(f"two nodes share {label} '{value}'; each node needs its own")
+                seen.add(value)
+        return self
+
+    def node(self, node_name: str) -> Node:
+        """The node called node_name, or a ConfigError listing the known names."""
+        for node in self.nodes:
+            if node.name == node_name:
+                return node
+        known = ", ".join(n.name for n in self.nodes)
+        raise ConfigError(f"{self.source}: no node named '{node_name}'; the inventory has: {known}")
+
+    def user_of(self, node: Node) -> str:
+        """The SSH user for a node."""
+        return node.user or self.defaults.user
+
+    def port_of(self, node: Node) -> int:
+        """The SSH port for a node."""
+        return node.port or self.defaults.port
+
+    def key_of(self, node: Node) -> str | None:
+        """The SSH private key path for a node, resolved relative to the inventory file."""
+        return self._path(node.ssh_key or self.defaults.ssh_key)
+
+    def known_hosts_path(self) -> str | None:
+        """The known_hosts file the inventory names, if any."""
+        return self._path(self.defaults.known_hosts)
+
+    def ssh_config_path(self) -> str | None:
+        """The ssh_config file the inventory names, if any."""
+        return self._path(self.defaults.ssh_config)
+
+    def mounts(self) -> dict[str, str]:
+        """The standard cache mounts merged with the inventory's own (null removes one)."""
+        merged = {**DEFAULT_MOUNTS, **self.defaults.mounts}
+        return {key: value for key, value in merged.items() if value is not None}
+
+    def ulimits(self) -> dict[str, str]:
+        """Container ulimits: Spark's defaults merged with the inventory's own (null removes one)."""
+        merged = {**DEFAULT_ULIMITS, **self.defaults.ulimits}
+        return {key: str(value) for key, value in merged.items() if value is not None}
+
+    def _path(self, raw: str | None) -> str | None:
+        if raw is None:
+            return None
+        expanded = Path(os.path.expanduser(raw))
+        if not expanded.is_absolute():
+            expanded = Path(self.source).parent / expanded
+        return str(expanded)
+
+
+_FIELDS = {
+    (): tuple(Inventory.model_fields.keys() - {"source"}),
+    ("defaults",): tuple(Defaults.model_fields),
+    ("nodes",): tuple(Node.model_fields),
+}
+
+
+def load_inventory(path: Path) -> Inventory:
+    """Read and validate an inventory file."""
+    doc = read_yaml(path)
+    if "source" in doc.data:
+        raise doc.error(("source",), "unknown key")
+    try:
+        return Inventory.model_validate({**doc.data, "source": str(path)})
+    except ValidationError as exc:
+        raise_validation_error(doc, exc, _FIELDS)
+        raise
+
+
+def find_inventory(explicit: str | None) -> Path:
+    """The inventory path: --inventory, $SPARKCTL_INVENTORY, ./inventory.yaml, then the XDG config dir."""
+    candidates = [explicit, os.environ.get("SPARKCTL_INVENTORY"), "inventory.yaml", str(config_dir() / "inventory.yaml")]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+        if candidate and candidate in (explicit, os.environ.get("SPARKCTL_INVENTORY")):
+            raise ConfigError(f"{candidate}: inventory file not found")
+    raise ConfigError(
+        "no inventory found: pass --inventory FILE, set SPARKCTL_INVENTORY, "
+        f"or create ./inventory.yaml or {config_dir() / 'inventory.yaml'}"
+    )
+
+
+def config_dir() -> Path:
+    """sparkctl's per-user config dir (XDG)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
+    return Path(base) / "sparkctl"

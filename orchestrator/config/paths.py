@@ -1,0 +1,13 @@
+"""Where sparkctl finds its built-in catalog and templates, installed or from a checkout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent.parent
+
+
+def builtin_dir(kind: str) -> Path:
+    """The built-in `recipes` or `templates` directory."""
+    installed = _PACKAGE / "_data" / kind
+    return installed if installed.is_dir() else _PACKAGE.parent / kind

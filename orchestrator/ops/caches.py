@@ -1,0 +1,26 @@
+"""`drop-caches`: drop the page cache on nodes in parallel, MemAvailable before and after."""
+
+from __future__ import annotations
+
+from orchestrator.config.settings import Settings, select_nodes
+from orchestrator.plan import planner
+from orchestrator.remote.session import session
+from orchestrator.report import console
+
+
+def drop_caches(settings: Settings, nodes: str | None, all_nodes: bool) -> None:
+    """Drop the page cache on the chosen nodes in parallel."""
+    inventory = settings.load_inventory()
+    targets = select_nodes(inventory, nodes, all_nodes)
+    with session(settings, inventory) as current:
+        report = current.run(planner.plan_drop_caches(inventory, targets, settings.templates_dir))
+    facts = report.facts("drop-caches")
+    if settings.json:
+        console.emit_json(facts)
+        return
+    rows = [[n, _gib(f.get("mem_available_kb_before")), _gib(f.get("mem_available_kb_after"))] for n, f in facts.items()]
+    console.table("page cache dropped", ["node", "MemAvailable before", "MemAvailable after"], rows)
+
+
+def _gib(kb: str | None) -> str:
+    return f"{int(kb) / 1048576:.1f} GiB" if kb and kb.isdigit() else "?"

@@ -1,0 +1,130 @@
+"""Builders of argument lists (plain data; templates quote them): vllm serve, ray start, docker options."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.config.inventory import Inventory, Node
+from orchestrator.config.values import url_host
+from orchestrator.plan import shell
+from orchestrator.plan.data import Deployment
+from orchestrator.plan.topology import Role
+
+if TYPE_CHECKING:
+    from orchestrator.config.recipe import Recipe
+
+CONTAINER = "sparkctl-vllm"
+LABEL = "sparkctl.deployment"
+RAY_PROBE = (
+    'import json, ray; ray.init(address="auto", logging_level="ERROR", log_to_driver=False); '
+    'print("ray_nodes=" + json.dumps([[n["NodeManagerAddress"], n["Alive"], n["Resources"].get("GPU", 0)] '
+    'for n in ray.nodes()]))'
+)
+SPREAD = json.dumps({"placement_group_options": {"strategy": "SPREAD"}}, separators=(",", ":"))
+
+
+def arg_flags(args: dict[str, Any]) -> list[str]:
+    """Recipe args as vLLM flags: true -> bare flag, false/None -> omitted, list -> flag then items."""
+    flags: list[str] = []
+    for key, value in args.items():
+        if value is None or value is False:
+            continue
+        if value is True:
+            flags.append(f"--{key}")
+        elif isinstance(value, list):
+            flags += [f"--{key}", *(_scalar(item) for item in value)]
+        elif isinstance(value, dict):
+            flags += [f"--{key}", json.dumps(value, separators=(",", ":"), sort_keys=True)]
+        else:
+            flags += [f"--{key}", _scalar(value)]
+    return flags
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def vllm_serve(recipe: Recipe, api_port: int, distributed: bool) -> list[str]:
+    """The `vllm serve` command line for a recipe."""
+    command = ["vllm", "serve", recipe.model, "--host", "0.0.0.0", "--port", str(api_port)]
+    command += ["--served-model-name", recipe.served_model_name]
+    if recipe.revision:
+        command += ["--revision", recipe.revision]
+    command += arg_flags(recipe.args)
+    if distributed:
+        command += ["--distributed-executor-backend", "ray"]
+    return command
+
+
+def ray_head(node: Node, ray_port: int) -> list[str]:
+    """Ray head on the fabric address, as the container's main process."""
+    return ["ray", "start", "--head", "--port", str(ray_port), "--node-ip-address", node.ray_ip,
+            "--disable-usage-stats", "--block"]
+
+
+def ray_worker(node: Node, head: Node, ray_port: int) -> list[str]:
+    """Ray worker joining the head over the fabric link, as the container's main process."""
+    return ["ray", "start", "--address", f"{url_host(head.ray_ip)}:{ray_port}", "--node-ip-address", node.ray_ip,
+            "--disable-usage-stats", "--block"]
+
+
+def fabric_env(node: Node) -> dict[str, str]:
+    """Per-node env that pins Ray, NCCL, Gloo and UCX to the fabric link."""
+    env = {"VLLM_HOST_IP": node.ray_ip, "VLLM_DISTRIBUTED_EXECUTOR_CONFIG": SPREAD}
+    if node.fabric_if:
+        for key in ("NCCL_SOCKET_IFNAME", "GLOO_SOCKET_IFNAME", "TP_SOCKET_IFNAME", "UCX_NET_DEVICES"):
+            env[key] = node.fabric_if
+    if node.rdma_dev:
+        env.update(NCCL_IB_HCA=node.rdma_dev, NCCL_IB_DISABLE="0")
+    return env
+
+
+def env_options(env: dict[str, str], secrets: tuple[str, ...]) -> list[str]:
+    """`-e KEY=VALUE` for plain env; `-e NAME` for secrets so docker reads them from the environment."""
+    options: list[str] = []
+    for key, value in env.items():
+        options += ["-e", f"{key}={value}"]
+    for name in secrets:
+        options += ["-e", name]
+    return options
+
+
+def label_options(deployment: Deployment, node: Node, role: Role) -> list[str]:
+    """Labels that make the cluster its own state store."""
+    labels = {
+        LABEL: deployment.id,
+        "sparkctl.recipe": deployment.recipe,
+        "sparkctl.recipe-hash": deployment.recipe_hash,
+        "sparkctl.topology": deployment.topology,
+        "sparkctl.role": role.value,
+        "sparkctl.node": node.name,
+        "sparkctl.nodes": ",".join(deployment.nodes),
+        "sparkctl.endpoint": deployment.endpoint,
+        "sparkctl.served-name": deployment.served_name,
+    }
+    options: list[str] = []
+    for key, value in labels.items():
+        options += ["--label", f"{key}={value}"]
+    return options
+
+
+def ulimit_options(inventory: Inventory) -> list[str]:
+    """`--ulimit name=value` for each container ulimit."""
+    options: list[str] = []
+    for key, value in inventory.ulimits().items():
+        options += ["--ulimit", f"{key}={value}"]
+    return options
+
+
+def volume_options(inventory: Inventory, recipe: Recipe) -> tuple[list[shell.Shell], list[shell.Shell]]:
+    """(`-v host:container` words, host dirs to create) for the cache mounts and the recipe's own."""
+    volumes: list[shell.Shell] = []
+    host_dirs: list[shell.Shell] = []
+    for spec in {**inventory.mounts(), **recipe.mounts}.values():
+        host, rest = spec.split(":", 1)
+        host_dirs.append(shell.home_path(host))
+        volumes += [shell.Shell("-v"), shell.Shell(shell.home_path(host) + shell.quote(":" + rest))]
+    return volumes, host_dirs

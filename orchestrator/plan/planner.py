@@ -1,0 +1,178 @@
+"""Pure planning: inventory + recipe + topology in, Plan out. No I/O beyond reading templates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from orchestrator.config.inventory import Inventory, Node
+from orchestrator.config.values import url_host
+from orchestrator.plan import argv, proxy
+from orchestrator.plan.argv import CONTAINER, LABEL
+from orchestrator.plan.data import Deployment, Gate, Phase, PhaseKind, Plan, Readiness, Step
+from orchestrator.plan.hfcache import repo_dir
+from orchestrator.plan.templates import render
+from orchestrator.plan.topology import Layout, Role, Topology
+
+if TYPE_CHECKING:
+    from orchestrator.config.recipe import Recipe
+
+GO_STATUS = '{"name":{{json .Name}},"state":{{json .State.Status}},"labels":{{json .Config.Labels}}}'
+READY_DEADLINE = 20 * 60.0
+GATE_DEADLINE = 180.0
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    """Choices that shape an `up` plan but are not part of the recipe."""
+
+    templates_dir: str | None = None
+    secrets: tuple[str, ...] = ()
+    ready_deadline: float = READY_DEADLINE
+    gate_deadline: float = GATE_DEADLINE
+
+
+def deployment_for(recipe: Recipe, layout: Layout, inventory: Inventory) -> Deployment:
+    """The identity of deploying recipe on layout."""
+    entry = layout.entry
+    port = inventory.defaults.proxy_port if layout.topology is Topology.REPLICAS else inventory.defaults.api_port
+    return Deployment(
+        id=f"{recipe.name}.{layout.topology.value}.{recipe.short_hash[:8]}",
+        recipe=recipe.name,
+        recipe_hash=recipe.content_hash,
+        topology=layout.topology.value,
+        nodes=tuple(n.name for n in layout.nodes),
+        endpoint=f"http://{url_host(entry.ip)}:{port}/v1",
+        served_name=recipe.served_model_name,
+    )
+
+
+def plan_up(inventory: Inventory, recipe: Recipe, layout: Layout, options: UpOptions = UpOptions()) -> Plan:
+    """Every phase of bringing recipe up on layout."""
+    deployment = deployment_for(recipe, layout, inventory)
+    builder = _UpBuilder(inventory, recipe, layout, options, deployment)
+    return Plan(action="up", phases=builder.phases(), deployment=deployment)
+
+
+class _UpBuilder:
+    """Renders the steps of one `up` plan."""
+
+    def __init__(self, inventory: Inventory, recipe: Recipe, layout: Layout, options: UpOptions, deployment: Deployment):
+        self.inventory, self.recipe, self.layout = inventory, recipe, layout
+        self.options, self.deployment = options, deployment
+        self.defaults = inventory.defaults
+
+    def phases(self) -> tuple[Phase, ...]:
+        if self.layout.topology is Topology.CLUSTER:
+            middle = (self._ray_head(), self._ray_workers(), self._ray_gate(), self._serve_on_head())
+        else:
+            middle = (self._start_all_serving(),)
+        phases = (self._preflight(), plan_drop_caches(self.inventory, self.layout.nodes, self.options.templates_dir)
+                  .phases[0], *middle, self._readiness())
+        if self.layout.topology is Topology.REPLICAS:
+            phases = proxy.ProxyPlanner(self.inventory, self.layout.nodes, self.deployment, self.options.templates_dir,
+                                        self.options.ready_deadline).add_to(phases)
+        return phases
+
+    def _step(self, node: Node, description: str, template: str, timeout: float, **context) -> Step:
+        script = render(template, self.options.templates_dir, **context)
+        return Step(node.name, description, script, timeout, secrets=self.options.secrets)
+
+    def _preflight(self) -> Phase:
+        cluster = self.layout.topology is Topology.CLUSTER
+        steps = []
+        for assignment in self.layout.assignments:
+            ports = [self.defaults.api_port] if assignment.role is not Role.WORKER else []
+            if assignment.role is Role.HEAD:
+                ports.append(self.defaults.ray_port)
+            steps.append(self._step(
+                assignment.node, "check docker, image, ports, memory", "preflight", 90,
+                image=self.recipe.container, need_ray=cluster, ports=ports,
+                go_server_version="{{.Server.Version}}", go_layers="{{json .RootFS.Layers}}",
+                recipe=self.recipe.name, model_dir=repo_dir(self.recipe.model), revision=self.recipe.revision or "main",
+            ))
+        return Phase("preflight", "Preflight", tuple(steps), agree_on=("image_layers",))
+
+    def _container_step(self, node: Node, role: Role, command: list[str], description: str) -> Step:
+        volumes, host_dirs = argv.volume_options(self.inventory, self.recipe)
+        env = dict(self.recipe.env)
+        labels = argv.label_options(self.deployment, node, role)
+        if self.layout.topology is Topology.CLUSTER:
+            env.update(argv.fabric_env(node))
+        elif self.layout.topology is Topology.REPLICAS:
+            labels += ["--label", f"{proxy.API_LABEL}={proxy.backend_url(self.inventory, node)}"]
+        return self._step(
+            node, description, "start_container", 120,
+            container=CONTAINER, image=self.recipe.container, command=command, host_dirs=host_dirs,
+            labels=labels, volumes=volumes,
+            ulimits=argv.ulimit_options(self.inventory),
+            env=argv.env_options(env, self.options.secrets),
+        )
+
+    def _ray_head(self) -> Phase:
+        head = self.layout.entry
+        step = self._container_step(head, Role.HEAD, argv.ray_head(head, self.defaults.ray_port),
+                                    f"start Ray head on {head.ray_ip}")
+        return Phase("ray-head", "Ray head", (step,))
+
+    def _ray_workers(self) -> Phase:
+        head = self.layout.entry
+        steps = tuple(
+            self._container_step(a.node, Role.WORKER, argv.ray_worker(a.node, head, self.defaults.ray_port),
+                                 f"start Ray worker on {a.node.ray_ip}, joining {head.ray_ip}")
+            for a in self.layout.assignments if a.role is Role.WORKER
+        )
+        return Phase("ray-workers", "Ray workers", steps)
+
+    def _ray_gate(self) -> Phase:
+        gate = Gate(tuple(n.ray_ip for n in self.layout.nodes), self.recipe.gpus, self.options.gate_deadline)
+        step = self._step(self.layout.entry, f"wait until Ray sees {len(gate.expected_ips)} nodes and "
+                          f"{gate.min_gpus} GPUs", "ray_probe", 60, container=CONTAINER, probe=argv.RAY_PROBE)
+        return Phase("ray-gate", "Ray membership", (Step(**{**step.__dict__, "gate": gate}),), kind=PhaseKind.GATE)
+
+    def _serve_on_head(self) -> Phase:
+        head = self.layout.entry
+        command = argv.vllm_serve(self.recipe, self.defaults.api_port, distributed=True)[1:]
+        step = self._step(head, "start vllm serve on the head", "serve", 60, container=CONTAINER, command=command)
+        return Phase("serve", "vLLM serve", (step,))
+
+    def _start_all_serving(self) -> Phase:
+        command = argv.vllm_serve(self.recipe, self.defaults.api_port, distributed=False)
+        steps = tuple(self._container_step(a.node, a.role, command, "start the vllm serve container")
+                      for a in self.layout.assignments)
+        return Phase("serve", "vLLM serve", steps)
+
+    def _readiness(self) -> Phase:
+        serving = self.layout.nodes if self.layout.topology is Topology.REPLICAS else (self.layout.entry,)
+        steps = []
+        workers = tuple(a.node.name for a in self.layout.assignments if a.role is Role.WORKER)
+        for node in serving:
+            readiness = Readiness(f"http://{url_host(node.ip)}:{self.defaults.api_port}", self.recipe.served_model_name,
+                                  CONTAINER, self.options.ready_deadline, watch=workers)
+            probe = render("container_state", self.options.templates_dir, container=CONTAINER,
+                           go_state="{{.State.Status}}", tail=40)
+            steps.append(Step(node.name, "wait until the server answers", probe, 30, readiness=readiness))
+        return Phase("readiness", "Readiness", tuple(steps), kind=PhaseKind.READINESS)
+
+
+def plan_drop_caches(inventory: Inventory, nodes: tuple[Node, ...], templates_dir: str | None = None) -> Plan:
+    """Drop the page cache on nodes, reporting MemAvailable before and after."""
+    script = render("drop_caches", templates_dir)
+    steps = tuple(Step(n.name, "drop the page cache", script, 60) for n in nodes)
+    return Plan(action="drop-caches", phases=(Phase("drop-caches", "Drop page cache", steps),))
+
+
+def plan_teardown(nodes: tuple[Node, ...], deployment_id: str | None = None,
+                  templates_dir: str | None = None) -> Plan:
+    """Remove sparkctl's containers (all of them, or one deployment's) and verify none survive."""
+    label_filter = f"label={LABEL}={deployment_id}" if deployment_id else f"label={LABEL}"
+    script = render("teardown", templates_dir, filter=label_filter)
+    steps = tuple(Step(n.name, "remove sparkctl containers", script, 120) for n in nodes)
+    return Plan(action="down", phases=(Phase("teardown", "Teardown", steps),))
+
+
+def plan_status(nodes: tuple[Node, ...], templates_dir: str | None = None) -> Plan:
+    """Read every sparkctl container's labels and state from the nodes."""
+    script = render("status", templates_dir, filter=f"label={LABEL}", go_format=GO_STATUS)
+    steps = tuple(Step(n.name, "list sparkctl containers", script, 30) for n in nodes)
+    return Plan(action="status", phases=(Phase("status", "Status", steps),))

@@ -1,0 +1,125 @@
+"""The executor's ordering, failure messages, agreement checks, Ray gate and readiness, over a fake transport."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from orchestrator.config.inventory import load_inventory
+from orchestrator.errors import ExecutionError
+from orchestrator.plan.data import Gate, Phase, PhaseKind, Plan, Readiness, Step
+from orchestrator.remote.executor import Executor, gate_shortfall
+from orchestrator.remote.transport import Result
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "inventory.yaml"
+A, B = "GoldFinger", "GoldFinger2"
+
+
+class FakeTransport:
+    """Answers each script with a scripted Result and records what ran (the network is what we fake)."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.calls: list[tuple[str, str, dict]] = []
+        self.lock = threading.Lock()
+
+    def run(self, node, script, timeout, secrets=None):
+        with self.lock:
+            self.calls.append((node.name, script, dict(secrets or {})))
+        return self.answer(node.name, script)
+
+
+def ok(node: str, stdout: str = "") -> Result:
+    return Result(node, 0, stdout, "", 0.01)
+
+
+def executor(answer, secrets=None) -> tuple[Executor, FakeTransport, list]:
+    events: list = []
+    transport = FakeTransport(answer)
+    return Executor(transport, load_inventory(EXAMPLE), events.append, secrets), transport, events
+
+
+def phase(name: str, *steps: Step, kind=PhaseKind.SCRIPT, agree_on=()) -> Phase:
+    return Phase(name, name.title(), steps, kind, agree_on)
+
+
+def test_phases_run_in_order_and_every_node_runs():
+    run, transport, _ = executor(lambda node, script: ok(node))
+    plan = Plan("x", (phase("one", Step(A, "a", "echo 1", 5), Step(B, "b", "echo 1", 5)),
+                      phase("two", Step(A, "a", "echo 2", 5))))
+    report = run.run(plan)
+    assert [script for _n, script, _s in transport.calls] == ["echo 1", "echo 1", "echo 2"]
+    assert list(report.seconds) == ["one", "two"]
+
+
+def test_a_failure_names_node_phase_command_and_stderr_tail_and_stops_the_run():
+    def answer(node, script):
+        if node == B:
+            return Result(node, 125, "", "docker: no such image\nsparkctl: failed (125): docker run x\n", 0.1)
+        return ok(node)
+
+    run, transport, _ = executor(answer)
+    plan = Plan("x", (phase("start", Step(A, "a", "s", 5), Step(B, "b", "s", 5)), phase("after", Step(A, "a", "t", 5))))
+    with pytest.raises(ExecutionError) as failure:
+        run.run(plan)
+    message = str(failure.value)
+    assert f"phase start failed on {B}: exited 125" in message
+    assert "command: docker run x" in message and "docker: no such image" in message
+    assert "t" not in [script for _n, script, _s in transport.calls]
+
+
+def test_nodes_that_disagree_on_the_image_stop_the_run():
+    run, _, _ = executor(lambda node, script: ok(node, f"image_layers={'aaa' if node == A else 'bbb'}\n"))
+    plan = Plan("x", (phase("preflight", Step(A, "p", "p", 5), Step(B, "p", "p", 5), agree_on=("image_layers",)),))
+    with pytest.raises(ExecutionError, match=f"nodes differ in image_layers \\({A}=aaa, {B}=bbb\\)"):
+        run.run(plan)
+
+
+def test_secrets_reach_the_transport_only_for_steps_that_name_them():
+    run, transport, _ = executor(lambda node, script: ok(node), secrets={"HF_TOKEN": "hf_secret"})
+    run.run(Plan("x", (phase("p", Step(A, "a", "uses", 5, secrets=("HF_TOKEN",)), Step(B, "b", "plain", 5)),)))
+    by_script = {script: secrets for _n, script, secrets in transport.calls}
+    assert by_script == {"uses": {"HF_TOKEN": "hf_secret"}, "plain": {}}
+
+
+def test_gate_polls_until_every_fabric_ip_is_alive():
+    answers = iter(['ray_nodes=[["10.0.0.1", true, 1]]', 'ray_nodes=[["10.0.0.1", true, 1], ["10.0.0.2", true, 1]]'])
+    run, transport, _ = executor(lambda node, script: ok(node, next(answers)))
+    gate = Gate(("10.0.0.1", "10.0.0.2"), 2, deadline=5, interval=0.01)
+    run.run(Plan("x", (phase("ray-gate", Step(A, "g", "probe", 5, gate=gate), kind=PhaseKind.GATE),)))
+    assert len(transport.calls) == 2
+
+
+def test_gate_gives_up_at_its_deadline_with_what_is_missing():
+    run, _, _ = executor(lambda node, script: ok(node, 'ray_nodes=[["10.0.0.1", true, 1]]'))
+    gate = Gate(("10.0.0.1", "10.0.0.2"), 2, deadline=0.1, interval=0.02)
+    with pytest.raises(ExecutionError, match="waiting for Ray nodes 10.0.0.2"):
+        run.run(Plan("x", (phase("ray-gate", Step(A, "g", "probe", 5, gate=gate), kind=PhaseKind.GATE),)))
+
+
+def test_gate_shortfall_points_at_a_wrong_network():
+    members = [["192.168.3.203", True, 1], ["192.168.3.190", True, 1]]
+    assert "wrong network" in gate_shortfall(members, ("10.0.0.1", "10.0.0.2"), 2)
+    assert gate_shortfall([["10.0.0.1", True, 1], ["10.0.0.2", True, 0]], ("10.0.0.1", "10.0.0.2"), 2) == (
+        "Ray has 1 GPUs, needs 2")
+    assert gate_shortfall([["10.0.0.1", True, 1], ["10.0.0.2", True, 1]], ("10.0.0.1", "10.0.0.2"), 2) is None
+
+
+def test_readiness_fails_fast_with_the_container_log_when_it_exits():
+    run, _, _ = executor(lambda node, script: ok(node, "state=exited\nlog: torch.OutOfMemoryError: CUDA out of memory\n"))
+    ready = Readiness("http://127.0.0.1:9", "m", "sparkctl-vllm", deadline=30, interval=0.01)
+    plan = Plan("x", (phase("readiness", Step(A, "r", "probe", 5, readiness=ready), kind=PhaseKind.READINESS),))
+    with pytest.raises(ExecutionError) as failure:
+        run.run(plan)
+    assert f"phase readiness failed on {A}: container sparkctl-vllm is exited" in str(failure.value)
+    assert "CUDA out of memory" in str(failure.value)
+
+
+def test_readiness_watches_the_workers_too():
+    run, _, _ = executor(lambda node, script: ok(node, "state=running\n" if node == A else "state=exited\n"))
+    ready = Readiness("http://127.0.0.1:9", "m", "sparkctl-vllm", deadline=30, interval=0.01, watch=(B,))
+    plan = Plan("x", (phase("readiness", Step(A, "r", "probe", 5, readiness=ready), kind=PhaseKind.READINESS),))
+    with pytest.raises(ExecutionError, match=f"phase readiness failed on {B}: container sparkctl-vllm is exited"):
+        run.run(plan)
