@@ -124,7 +124,7 @@ def sparkctl(inventory: Path, env: dict[str, str]) -> Method:
 
 def import_seconds(env: dict[str, str], runs: int = 5) -> float:
     """Median seconds for the interpreter to start and import what `drop-caches` imports (no SSH)."""
-    argv = [str(PYTHON), "-c", "import orchestrator.cli.main, orchestrator.operations, orchestrator.console"]
+    argv = [str(PYTHON), "-c", "import orchestrator.cli.main, orchestrator.ops.caches, orchestrator.report.console"]
     run(argv, env)
     samples = []
     for _ in range(runs):

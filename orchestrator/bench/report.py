@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.bench.store import Run
+from orchestrator.config.catalog import recipe_diff
+from orchestrator.config.recipe import Recipe
 from orchestrator.errors import ConfigError
 from orchestrator.report import console
 
@@ -115,9 +117,6 @@ def _pair_differences(a: Run, b: Run) -> list[str]:
 
 
 def _recipe_keys(a: Run, b: Run) -> str:
-    from orchestrator.config.catalog import recipe_diff
-    from orchestrator.config.recipe import Recipe
-
     try:
         diff = recipe_diff(Recipe.model_validate(a.get("recipe")), Recipe.model_validate(b.get("recipe")))
     except (ValueError, TypeError):

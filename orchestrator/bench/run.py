@@ -12,11 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.bench import store, tool
+from orchestrator.bench.report import compare_tables
 from orchestrator.config.inventory import find_inventory
+from orchestrator.config.keys import key_path, load_key
 from orchestrator.errors import ConfigError, ExecutionError, SparkctlError
 from orchestrator.plan.data import Phase, Plan, Step
 from orchestrator.plan.templates import render
 from orchestrator.remote.health import http_json, http_problem
+from orchestrator.remote.session import session
 from orchestrator.remote.state import Container
 from orchestrator.report import console
 
@@ -81,8 +84,6 @@ def find_target(live: list[Container]) -> Target:
 
 def proxy_key() -> str:
     """The proxy's key: $SPARKCTL_PROXY_KEY, else the key file `up replicas` wrote."""
-    from orchestrator.config.keys import key_path, load_key
-
     key = load_key(create=False)
     if not key:
         raise ConfigError(f"the proxy needs its key: set $SPARKCTL_PROXY_KEY or restore {key_path()}")
@@ -156,8 +157,6 @@ def _check_endpoint(target: Target, api_key: str | None) -> None:
 
 def run_bench(settings, request: Request) -> None:
     """Measure the running deployment and store the run; partial results are kept and marked."""
-    from orchestrator.remote.session import session
-
     inventory = settings.load_inventory()
     with session(settings, inventory) as current:
         target = find_target(current.containers(inventory.nodes))
@@ -239,14 +238,11 @@ def _progress(as_json: bool):
 
 
 def _finish(settings, record: dict[str, Any], path: Path, outcome: tool.Outcome) -> None:
-    from orchestrator.bench.report import compare_tables
-    from orchestrator.bench.store import load
-
     if settings.json:
         console.emit_json({"id": record["id"], "path": str(path), "status": record["status"],
                            "problems": record["problems"], "result": record["result"]})
     else:
-        compare_tables([load(record["id"])])
+        compare_tables([store.load(record["id"])])
         console.info(f"stored: {record['id']} ({record['status']}) in {path}")
     for problem in record["problems"]:
         console.warn(f"warning: {problem}")

@@ -29,6 +29,7 @@ class Settings:
 
     def book(self) -> RecipeBook:
         """The recipe search path (recipe models load only when a command needs them)."""
+        # Deferred: node-only commands (drop-caches, status) never pay for building the pydantic recipe models.
         from orchestrator.config.recipe import RecipeBook, recipe_dirs
 
         return RecipeBook(recipe_dirs(self.recipes_dir))

@@ -36,8 +36,6 @@ class UpRequest:
 def prepare_up(settings: Settings, topology: str, recipe_name: str, nodes: str | None,
                sets: tuple[str, ...], env: tuple[str, ...], force: bool) -> UpRequest:
     """Load, override, lint and lay out a recipe; refuse lint errors unless forced."""
-    from orchestrator.plan.topology import Topology
-
     inventory = settings.load_inventory()
     plain_env, secrets = parse_env(env)
     recipe = with_overrides(settings.book().resolve(recipe_name), parse_sets(sets), plain_env)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 
-from orchestrator.report.events import Event, Reporter
+from orchestrator.report.events import Event, JsonReporter, Reporter
 
 
 class LiveReporter(Reporter):
@@ -44,8 +44,6 @@ class LiveReporter(Reporter):
 
 def reporter_for(as_json: bool) -> Reporter:
     """JSON lines for machines, live bars on a terminal, plain lines otherwise."""
-    from orchestrator.report.events import JsonReporter
-
     if as_json:
         return JsonReporter()
     return LiveReporter() if sys.stderr.isatty() else Reporter()

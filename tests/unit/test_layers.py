@@ -77,7 +77,8 @@ def test_an_upward_import_inside_a_function_is_named_with_its_line(tmp_path):
 def test_sideways_and_type_checking_imports_are_refused(tmp_path):
     package = _tree(tmp_path, {
         "bench/run.py": "from orchestrator.ops import up\n",
-        "report/console.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from orchestrator.config.rules import Finding\n",
+        "report/console.py": ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                              "    from orchestrator.config.rules import Finding\n"),
         "cli/main.py": "from orchestrator import errors\nfrom orchestrator.ops import up\n",
     })
     assert upward_imports(package) == [
