@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.bench import store, tool
+from orchestrator.bench.http import http_json, http_problem
 from orchestrator.bench.report import compare_tables
 from orchestrator.config.inventory import find_inventory
 from orchestrator.config.keys import key_path, load_key
 from orchestrator.errors import ConfigError, ExecutionError, SparkctlError
 from orchestrator.plan.data import Phase, Plan, Step
 from orchestrator.plan.templates import render
-from orchestrator.remote.health import http_json, http_problem
 from orchestrator.remote.session import session
 from orchestrator.remote.state import Container
 from orchestrator.report import console

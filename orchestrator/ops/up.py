@@ -10,12 +10,13 @@ from orchestrator.config.rules import Finding, errors, lint
 from orchestrator.config.settings import Settings, operator_secrets, parse_env, parse_sets, split_nodes
 from orchestrator.errors import ExecutionError, LintError, SparkctlError, StateConflict
 from orchestrator.ops import proxy
+from orchestrator.ops.health import run_probes, verdict
 from orchestrator.plan import planner
 from orchestrator.plan.data import Deployment, Plan
 from orchestrator.plan.show import plan_text, plan_to_dict
 from orchestrator.plan.topology import Layout, Topology, assign
 from orchestrator.remote.executor import Report
-from orchestrator.remote.health import server_answers
+from orchestrator.remote.readiness import Depth
 from orchestrator.remote.session import Session, session
 from orchestrator.remote.state import Container, deployments
 from orchestrator.report import console
@@ -88,7 +89,7 @@ def up(settings: Settings, request: UpRequest, replace: bool, keep_on_failure: b
     secrets = {**request.secrets, **proxy.secrets_for(deployment)}
     with session(settings, request.inventory, secrets) as current, current.locked(request.layout.nodes):
         live = current.containers(request.layout.nodes)
-        if _already_up(deployment, live, plan) and proxy.already_serving(deployment, secrets):
+        if _already_up(current, deployment, live, plan):
             console.info(f"already up: {deployment.id} at {deployment.endpoint} (nothing changed)")
             return
         _clear_conflicts(current, request.inventory, deployment, live, replace)
@@ -97,13 +98,19 @@ def up(settings: Settings, request: UpRequest, replace: bool, keep_on_failure: b
     _warn_model_cache(report, request)
 
 
-def _already_up(deployment: Deployment, live: list[Container], plan: Plan) -> bool:
+def _already_up(current: Session, deployment: Deployment, live: list[Container], plan: Plan) -> bool:
+    """Every container of this deployment runs and each server answers /health and lists its model.
+
+    No completion is asked for: a saturated but healthy server is still up.
+    """
     ours = [c for c in live if c.deployment == deployment.id]
     expected = len(deployment.nodes) + proxy.extra_containers(deployment)
     if len(live) != expected or len(ours) != len(live) or not all(c.running for c in ours):
         return False
-    readiness = [s.readiness for p in plan.phases for s in p.steps if s.readiness]
-    return all(server_answers(r) is None for r in readiness)
+    probes = tuple(s for p in plan.phases for s in p.steps if s.readiness)
+    results = run_probes(current, probes)
+    return all(verdict(r, s.readiness.container, s.readiness.served_name, Depth.MODELS) is None
+               for r, s in zip(results, probes, strict=True))
 
 
 def _clear_conflicts(current: Session, inventory: Inventory, deployment: Deployment,

@@ -26,14 +26,18 @@ class Gate:
 
 @dataclass(frozen=True)
 class Readiness:
-    """Wait until the server answers: containers running (this node and `watch`), /health, /v1/models, one token."""
+    """Poll the step's probe on its node (against 127.0.0.1) until the server answers one token.
 
-    base_url: str
+    The containers on `watch` nodes (a cluster's workers) must keep running meanwhile; `watch_script` checks one.
+    """
+
+    local_url: str
     served_name: str
     container: str
     deadline: float
     interval: float = 1.0
     watch: tuple[str, ...] = ()
+    watch_script: str = ""
 
 
 @dataclass(frozen=True)

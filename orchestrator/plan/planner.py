@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from orchestrator.config.inventory import Inventory, Node
 from orchestrator.config.values import url_host
-from orchestrator.plan import argv, proxy
+from orchestrator.plan import argv, probes, proxy
 from orchestrator.plan.argv import CONTAINER, LABEL
 from orchestrator.plan.data import Deployment, Gate, Phase, PhaseKind, Plan, Readiness, Step
 from orchestrator.plan.hfcache import repo_dir
@@ -146,12 +146,14 @@ class _UpBuilder:
         serving = self.layout.nodes if self.layout.topology is Topology.REPLICAS else (self.layout.entry,)
         steps = []
         workers = tuple(a.node.name for a in self.layout.assignments if a.role is Role.WORKER)
+        port, templates = self.defaults.api_port, self.options.templates_dir
         for node in serving:
-            readiness = Readiness(f"http://{url_host(node.ip)}:{self.defaults.api_port}", self.recipe.served_model_name,
-                                  CONTAINER, self.options.ready_deadline, watch=workers)
-            probe = render("container_state", self.options.templates_dir, container=CONTAINER,
-                           go_state="{{.State.Status}}", tail=40)
-            steps.append(Step(node.name, "wait until the server answers", probe, 30, readiness=readiness))
+            readiness = Readiness(probes.local_url(port), self.recipe.served_model_name, CONTAINER,
+                                  self.options.ready_deadline, watch=workers,
+                                  watch_script=probes.container_probe(templates, CONTAINER) if workers else "")
+            script = probes.server_probe(templates, CONTAINER, port, self.recipe.served_model_name)
+            steps.append(Step(node.name, "wait until the server answers", script, probes.PROBE_TIMEOUT,
+                              readiness=readiness))
         return Phase("readiness", "Readiness", tuple(steps), kind=PhaseKind.READINESS)
 
 

@@ -8,8 +8,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.config.values import url_host
-from orchestrator.plan import argv, shell
-from orchestrator.plan.data import Deployment, Phase, Step
+from orchestrator.plan import argv, probes, shell
+from orchestrator.plan.data import Deployment, Phase, PhaseKind, Readiness, Step
 from orchestrator.plan.templates import render
 
 if TYPE_CHECKING:
@@ -38,16 +38,6 @@ API_LABEL = "sparkctl.api"
 ENV = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY_DISABLED": "True"}
 
 
-# One shot per poll, run inside the proxy container so the key stays in its env, never in argv.
-PROBE = (
-    'import json, os, sys, urllib.request as u; '
-    'u.urlopen(sys.argv[1] + "/health/readiness", timeout=5).read(); '
-    'body = json.dumps({"model": sys.argv[2], "messages": [{"role": "user", "content": "ping"}], '
-    '"max_tokens": 1}).encode(); '
-    'headers = {"Authorization": "Bearer " + os.environ["' + SECRET + '"], "Content-Type": "application/json"}; '
-    'reply = json.load(u.urlopen(u.Request(sys.argv[1] + "/v1/chat/completions", body, headers), timeout=60)); '
-    'sys.exit(0 if reply.get("choices") else "the completion returned no choices")'
-)
 
 
 class ProxyRole(StrEnum):
@@ -127,11 +117,10 @@ class ProxyPlanner:
         return Phase("proxy", "LiteLLM proxy", (step,))
 
     def readiness(self) -> Phase:
-        """Poll /health/readiness, then one completion through the proxy with the key."""
-        script = render(
-            "proxy_ready", self.templates_dir, container=CONTAINER, probe=PROBE,
-            url=proxy_url(self.inventory, self.node), model=self.deployment.served_name,
-            deadline=int(self.ready_deadline), go_state="{{.State.Status}}", tail=40,
-        )
-        step = Step(self.node.name, "wait until the proxy answers with the key", script, self.ready_deadline + 60)
-        return Phase("proxy-readiness", "Proxy readiness", (step,))
+        """Poll the proxy on its node: /health/readiness, /v1/models with the key, then one completion through it."""
+        port, served = self.inventory.defaults.proxy_port, self.deployment.served_name
+        ready = Readiness(probes.local_url(port), served, CONTAINER, self.ready_deadline)
+        script = probes.server_probe(self.templates_dir, CONTAINER, port, served, probes.LITELLM, key_env=SECRET)
+        step = Step(self.node.name, "wait until the proxy answers with the key", script, probes.PROBE_TIMEOUT,
+                    secrets=(SECRET,), readiness=ready)
+        return Phase("proxy-readiness", "Proxy readiness", (step,), kind=PhaseKind.READINESS)

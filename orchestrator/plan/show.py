@@ -39,7 +39,7 @@ def _phase_note(phase) -> str:
                 f">= {gate.min_gpus} GPUs (deadline {gate.deadline:g}s)")
     if phase.kind is PhaseKind.READINESS:
         ready = phase.steps[0].readiness
-        return (f" - poll every {ready.interval:g}s: container running, GET {ready.base_url}/health, "
+        return (f" - poll every {ready.interval:g}s on the node: container running, GET {ready.local_url}/health, "
                 f"/v1/models lists '{ready.served_name}', one-token completion (deadline {ready.deadline:g}s)")
     if phase.agree_on:
         return f" - every node must agree on: {', '.join(phase.agree_on)}"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from orchestrator.config.inventory import Inventory
 from orchestrator.errors import ConnectionFailed, ExecutionError, SparkctlError
 from orchestrator.plan.data import Phase, PhaseKind, Plan, Step
-from orchestrator.remote import health
+from orchestrator.remote import readiness
 from orchestrator.remote.transport import Result, Transport
 from orchestrator.report.events import Event
 
@@ -114,8 +114,8 @@ class Executor:
     def _ready(self, phase: Phase, step: Step) -> Result:
         nodes = [self.inventory.node(name) for name in (step.node, *step.readiness.watch)]
         progress = lambda message: self.emit(Event("progress", phase.name, step.node, message))  # noqa: E731
-        seconds = health.wait_until_ready(self.transport, nodes, step, phase.name, progress)
-        self.emit(Event("step-done", phase.name, step.node, f"ready at {step.readiness.base_url}/v1", seconds))
+        seconds = readiness.wait_until_ready(self.transport, nodes, step, phase.name, progress, self._secrets_for(step))
+        self.emit(Event("step-done", phase.name, step.node, f"answering at {step.readiness.local_url}/v1", seconds))
         return Result(step.node, 0, "ready=yes\n", "", seconds)
 
     def _check_agreement(self, phase: Phase, results: list[Result]) -> None:

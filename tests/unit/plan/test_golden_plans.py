@@ -117,8 +117,18 @@ def test_replicas_serve_on_every_node_and_check_each():
     plan = _up_plan("gpt-oss-20b", Topology.REPLICAS)
     by_name = {phase.name: phase for phase in plan.phases}
     assert [s.node for s in by_name["serve"].steps] == ["GoldFinger", "GoldFinger2"]
-    urls = [s.readiness.base_url for s in by_name["readiness"].steps]
-    assert urls == ["http://192.168.3.203:8000", "http://192.168.3.190:8000"]
+    probed = [(s.node, s.readiness.local_url) for s in by_name["readiness"].steps]
+    assert probed == [("GoldFinger", "http://127.0.0.1:8000"), ("GoldFinger2", "http://127.0.0.1:8000")]
+
+
+def test_readiness_is_probed_on_the_node_itself():
+    for topology, recipe in ((Topology.SOLO, "gpt-oss-20b"), (Topology.CLUSTER, "openai-gpt-oss-120b-cluster"),
+                             (Topology.REPLICAS, "gpt-oss-20b")):
+        for phase in _up_plan(recipe, topology).phases:
+            for step in phase.steps:
+                if step.readiness:
+                    assert "curl" in step.script and "http://127.0.0.1:" in step.script
+                    assert "192.168." not in step.script, f"{phase.name} on {step.node} asks over the network"
 
 
 def test_every_script_line_is_one_whole_command():

@@ -1,0 +1,69 @@
+"""Health of what runs, for `status` and `up`: the node-side server probe, run once per serving container."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from orchestrator.plan import probes
+from orchestrator.plan.data import Phase, Plan, Step
+from orchestrator.plan.proxy import API_LABEL, SECRET, ProxyRole
+from orchestrator.remote.readiness import Depth, probe_shortfall, stopped_container
+from orchestrator.remote.session import Session
+from orchestrator.remote.state import Container
+from orchestrator.remote.transport import Result
+
+SERVING_ROLES = ("head", "solo", "replica")
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One probe of one container: the step that asks and how deep its answer must go."""
+
+    container: Container
+    step: Step
+    depth: Depth
+
+
+def served_port(labels: dict[str, str]) -> int | None:
+    """The port a serving container answers on, from its labels."""
+    return urlsplit(labels.get(API_LABEL) or labels.get("sparkctl.endpoint", "")).port
+
+
+def container_probe(container: Container, templates_dir: str | None, proxy_key: bool) -> Probe | None:
+    """The health probe of a running serving container (vLLM or the proxy), or None for other containers."""
+    role, port = container.labels.get("sparkctl.role"), served_port(container.labels)
+    if not container.running or port is None or role not in (*SERVING_ROLES, ProxyRole.PROXY):
+        return None
+    served = container.labels.get("sparkctl.served-name", "")
+    if role == ProxyRole.PROXY:
+        key = SECRET if proxy_key else ""
+        script = probes.server_probe(templates_dir, container.name, port, served, probes.LITELLM, key_env=key)
+        step = Step(container.node, f"probe {container.name}", script, probes.PROBE_TIMEOUT, secrets=(key,) if key else ())
+        return Probe(container, step, Depth.TOKEN if key else Depth.HEALTH)
+    script = probes.server_probe(templates_dir, container.name, port, served)
+    return Probe(container, Step(container.node, f"probe {container.name}", script, probes.PROBE_TIMEOUT), Depth.TOKEN)
+
+
+def run_probes(current: Session, steps: tuple[Step, ...]) -> list[Result]:
+    """Every probe once, all nodes in parallel, results in the order of steps."""
+    if not steps:
+        return []
+    return current.run(Plan("probe", (Phase("probe", "Health", steps),))).results["probe"]
+
+
+def verdict(result: Result, container: str, served_name: str, depth: Depth) -> str | None:
+    """None when the probe saw a healthy server, else what is wrong."""
+    return stopped_container(result, container) or probe_shortfall(result.facts(), served_name, depth)
+
+
+def health_by_container(current: Session, containers: list[Container], proxy_key: bool) -> dict[tuple[str, str], str]:
+    """`ready` or `not ready: why` for each running serving container, keyed by (node, container)."""
+    found = [p for c in containers if (p := container_probe(c, current.settings.templates_dir, proxy_key))]
+    results = run_probes(current, tuple(p.step for p in found))
+    health = {}
+    for probe, result in zip(found, results, strict=True):
+        served = probe.container.labels.get("sparkctl.served-name", "")
+        problem = verdict(result, probe.container.name, served, probe.depth)
+        health[(probe.container.node, probe.container.name)] = "ready" if problem is None else f"not ready: {problem}"
+    return health
