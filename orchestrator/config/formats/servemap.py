@@ -34,12 +34,12 @@ def serve_fields(command: str, path: str | Path, key: str) -> tuple[dict[str, An
     return line_fields(line, path, key)
 
 
-def line_fields(line: ServeLine, path: str | Path, key: str) -> tuple[dict[str, Any], list[str]]:
-    """Native fields and notes for a parsed serve line."""
+def line_fields(line: ServeLine, path: str | Path, key: str, sep: str = " ") -> tuple[dict[str, Any], list[str]]:
+    """Native fields and notes for a parsed serve line (flags are named `key<sep>flag` in messages)."""
     fields: dict[str, Any] = {"model": _model(line.model, path, key), "args": {}}
     notes: list[str] = []
     for name, value in line.flags.items():
-        where = f"{key} {line.spelled.get(name, '--' + name)}"
+        where = f"{key}{sep}{line.spelled.get(name, '--' + name)}"
         if name in REFUSED:
             raise refuse(path, where, REFUSED[name])
         if name in LAUNCHER_FLAGS:
