@@ -31,6 +31,7 @@ from orchestrator.config.formats.base import (
 from orchestrator.config.formats.servemap import serve_fields
 from orchestrator.config.formats.shellwords import ShellSyntax, split_words
 from orchestrator.config.formats.vllmargs import ServeSyntax, parse_serve
+from orchestrator.errors import ConfigError
 
 REQUIRED = ("name", "recipe_version", "container", "command")
 KNOWN = {*REQUIRED, "description", "model", "mods", "defaults", "env", "build_args", "cluster_only", "solo_only"}
@@ -104,11 +105,10 @@ def default_topology(data: dict, path: str | Path, overrides: dict[str, Any] | N
         return "solo"
     if data.get("cluster_only"):
         return "cluster"
-    command = render_command(data, path, "cluster", overrides)
     try:
-        flags = parse_serve(split_words(command)).flags
-    except (ShellSyntax, ServeSyntax):
-        return "solo"  # the solo rendering reports the problem with its file and key
+        flags = parse_serve(split_words(render_command(data, path, "cluster", overrides))).flags
+    except (ConfigError, ShellSyntax, ServeSyntax):
+        return "solo"  # eugr's solo run supplies tensor_parallel; the solo rendering reports any real problem
     return "cluster" if _gpus(flags) > 1 else "solo"
 
 

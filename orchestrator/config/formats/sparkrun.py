@@ -195,7 +195,10 @@ def _check_runtime(data: dict, path: Path) -> None:
 
 
 def _topologies(data: dict, args: dict[str, Any], path: Path) -> list[str]:
-    nodes = int(args.get("tensor-parallel-size", 1)) * int(args.get("pipeline-parallel-size", 1))
+    sizes = [args.get(name, 1) for name in ("tensor-parallel-size", "pipeline-parallel-size")]
+    if not all(isinstance(size, int) and not isinstance(size, bool) for size in sizes):
+        raise refuse(path, "defaults.tensor_parallel", f"expected whole numbers for TP and PP, got {sizes}")
+    nodes = sizes[0] * sizes[1]
     low, high = data.get("min_nodes") or 1, data.get("max_nodes")
     if data.get("solo_only") or data.get("mode") == "solo":
         high = 1

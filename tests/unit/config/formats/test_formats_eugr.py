@@ -97,3 +97,12 @@ def test_missing_required_key_is_refused(write):
     data, path = write("bad.yaml", 'recipe_version: "1"\nname: t\ncommand: vllm serve m\n')
     with pytest.raises(ConfigError, match=f"^{path}: container: missing"):
         to_native(data, path)
+
+
+def test_tensor_parallel_left_to_the_solo_run_defaults_to_solo(write):
+    data, path = write("r.yaml", EUGR_HEAD + "command: vllm serve m -tp {tensor_parallel}\n")
+    native, notes = to_native(data, path)
+    assert native["args"] == {"tensor-parallel-size": 1}
+    assert "mapped: imported for topology solo" in notes
+    with pytest.raises(ConfigError, match="placeholder {tensor_parallel} has no value"):
+        to_native(data, path, topology="cluster")
