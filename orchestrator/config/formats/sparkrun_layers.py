@@ -154,6 +154,9 @@ def _matches(when: dict, shape: dict[str, int], config: dict, path: Path, where:
         if selector in HARDWARE:
             raise refuse(path, f"{where}.when.{selector}", "hardware selectors are decided per launch by sparkrun; "
                                                             "sparkctl cannot decide them ahead: split the recipe")
+        if selector == "runtime":
+            raise refuse(path, f"{where}.when.runtime", "sparkrun picks vllm-ray or vllm-distributed per launch; "
+                                                         "sparkctl cannot decide it ahead: use runtime_family")
         if selector == "config":
             checks = [(f"config.{k}", p, config.get(k), True) for k, p in (predicate or {}).items()]
         elif selector in shape:

@@ -51,6 +51,7 @@ def test_a_runtime_other_than_vllm_is_refused_by_name(load):
     ("overrides:\n  - when: {arch: sm_121}\n    defaults: {max_num_seqs: 4}\n", "overrides\\[0\\].when.arch", "hardware"),
     ("overrides:\n  - when: {nodes: 1}\n    defaults: {port: 9000}\n", "overrides\\[0\\].defaults.port", "refuses"),
     ("overrides:\n  - when: {nodes: 1}\n    command: vllm serve x\n", "overrides\\[0\\].command", "may set only"),
+    ("overrides:\n  - when: {runtime: vllm-ray}\n    defaults: {seed: 1}\n", "overrides\\[0\\].when.runtime", "per launch"),
     ("pre_exec: [echo hi]\n", "pre_exec", "hooks"),
     ("env: {HF_TOKEN: '${HF_TOKEN}'}\n", "env.HF_TOKEN", "control machine"),
     ("command: vllm serve {model} --max-model-len {nope}\n", "command", "placeholder {nope}"),
