@@ -6,12 +6,14 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from orchestrator.config import values
+from orchestrator.config.formats.detect import recipe_format, to_native
 from orchestrator.config.inventory import config_dir
+from orchestrator.config.mods import mod_digest, mod_problem
 from orchestrator.config.paths import builtin_dir
 from orchestrator.config.yamlsource import YamlDocument, did_you_mean, raise_validation_error, read_yaml
 from orchestrator.errors import ConfigError
@@ -30,11 +32,17 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+TOPOLOGIES = ("solo", "cluster", "replicas")
+Port = Annotated[int, Field(ge=1, le=65535)]
+Topologies = Annotated[tuple[Literal["solo", "cluster", "replicas"], ...], Field(min_length=1)]
+
+
 class Benchmark(_Frozen):
-    """Defaults for `sparkctl bench`."""
+    """Defaults for `sparkctl bench`; `after_up` runs it once `up` is ready."""
 
     framework: Name = "llama-benchy"
     args: dict[Name, ArgValue] = {}
+    after_up: bool = False
 
 
 class BenchmarkFile(_Frozen):
@@ -42,6 +50,7 @@ class BenchmarkFile(_Frozen):
 
     framework: Name | None = None
     args: dict[Name, ArgValue] | None = None
+    after_up: bool | None = None
 
 
 class RecipeFile(_Frozen):
@@ -57,6 +66,9 @@ class RecipeFile(_Frozen):
     env: dict[EnvName, Scalar | None] = {}
     mounts: dict[Name, Mount | None] = {}
     benchmark: BenchmarkFile = BenchmarkFile()
+    api_port: Port | None = None
+    topologies: Topologies | None = None
+    mods: tuple[Text, ...] | None = None
 
 
 POSITIVE_INT_ARGS = ("tensor-parallel-size", "pipeline-parallel-size", "data-parallel-size", "max-model-len",
@@ -108,8 +120,12 @@ class Recipe(_Frozen):
     env: dict[EnvName, str] = {}
     mounts: dict[Name, Mount] = {}
     benchmark: Benchmark = Benchmark()
+    api_port: Port | None = None
+    topologies: Topologies = TOPOLOGIES
+    mods: tuple[Text, ...] = ()
     source: str = "<memory>"
     chain: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def served_model_name(self) -> str:
@@ -132,8 +148,16 @@ class Recipe(_Frozen):
         return self.tensor_parallel * self.pipeline_parallel
 
     def content(self) -> dict[str, Any]:
-        """What defines the deployment (not name, description, provenance or bench defaults)."""
-        return self.model_dump(include={"model", "revision", "served_name", "container", "args", "env", "mounts"})
+        """What defines the deployment (not name, description, provenance or bench defaults).
+
+        New keys enter only when set, so the hashes of recipes that do not use them stay as they were.
+        """
+        data = self.model_dump(include={"model", "revision", "served_name", "container", "args", "env", "mounts"})
+        if self.api_port is not None:
+            data["api_port"] = self.api_port
+        if self.mods:
+            data["mods"] = [{"dir": mod, "sha256": mod_digest(mod)} for mod in self.mods]
+        return data
 
     @property
     def content_hash(self) -> str:
@@ -182,9 +206,12 @@ class RecipeBook:
         return sorted(found)
 
     def path_of(self, recipe_name: str) -> Path:
-        """The file that defines recipe_name."""
-        if os.sep in recipe_name or recipe_name.startswith("."):
-            raise ConfigError(f"'{recipe_name}' is not a recipe name; list them with 'sparkctl recipes list'")
+        """The file that defines recipe_name (a name on the search path, or a path to a file)."""
+        if is_recipe_path(recipe_name):
+            path = Path(recipe_name).expanduser()
+            if not path.is_file():
+                raise ConfigError(f"{recipe_name}: recipe file not found")
+            return path
         for directory in self.dirs:
             candidate = directory / f"{recipe_name}.yaml"
             if candidate.is_file():
@@ -192,14 +219,26 @@ class RecipeBook:
         hint = did_you_mean(recipe_name, self.names())
         raise ConfigError(f"unknown recipe '{recipe_name}'{hint}; list them with 'sparkctl recipes list'")
 
-    def resolve(self, recipe_name: str) -> Recipe:
-        """Load a recipe and everything it extends, merged into one Recipe."""
-        chain = self._chain(recipe_name)
+    def resolve(self, recipe: str, topology: str | None = None) -> Recipe:
+        """Load a recipe (name or file, any supported format) and everything it extends, merged into one Recipe.
+
+        topology picks the variant of formats that render one command per topology (eugr v1).
+        """
+        book = self._beside(recipe)
+        notes: list[str] = []
+        chain = book._chain(recipe, topology, notes)
         merged: dict[str, Any] = {}
         for _name, _doc, parsed in reversed(chain):
             merged = merge(merged, parsed.model_dump(exclude_unset=True, exclude={"extends"}))
         top_doc = chain[0][1]
-        return build_recipe(recipe_name, merged, top_doc, tuple(name for name, _, _ in chain))
+        name = Path(recipe).stem if is_recipe_path(recipe) else recipe
+        return build_recipe(name, merged, top_doc, tuple(n for n, _, _ in chain), tuple(notes))
+
+    def _beside(self, recipe: str) -> RecipeBook:
+        """A recipe given as a file finds what it extends next to itself first."""
+        if not is_recipe_path(recipe):
+            return self
+        return RecipeBook([Path(recipe).expanduser().parent, *self.dirs])
 
     def _path_named_by(self, recipe_name: str, chain: list) -> Path:
         """The file of recipe_name; when a parent is missing, the error points at the `extends:` naming it."""
@@ -210,18 +249,36 @@ class RecipeBook:
                 raise
             raise chain[-1][1].error(("extends",), str(exc)) from None
 
-    def _chain(self, recipe_name: str) -> list[tuple[str, YamlDocument, RecipeFile]]:
+    def _chain(self, recipe_name: str, topology: str | None,
+               notes: list[str]) -> list[tuple[str, YamlDocument, RecipeFile]]:
         chain: list[tuple[str, YamlDocument, RecipeFile]] = []
         current: str | None = recipe_name
         while current is not None:
             if current in [name for name, _, _ in chain]:
                 cycle = " -> ".join([name for name, _, _ in chain] + [current])
                 raise chain[-1][1].error(("extends",), f"extends cycle: {cycle}; remove one 'extends'")
-            doc = read_yaml(self._path_named_by(current, chain))
+            doc = native_document(read_yaml(self._path_named_by(current, chain)), topology, notes)
             parsed = parse_recipe_file(doc)
             chain.append((current, doc, parsed))
             current = parsed.extends
         return chain
+
+
+def is_recipe_path(recipe: str) -> bool:
+    """Whether a recipe argument names a file rather than a recipe on the search path."""
+    return os.sep in recipe or recipe.startswith(".") or recipe.startswith("~") or recipe.endswith((".yaml", ".yml"))
+
+
+def native_document(doc: YamlDocument, topology: str | None, notes: list[str]) -> YamlDocument:
+    """The document as a native recipe: foreign formats (write-up, eugr v1, sparkrun v2) are read into one."""
+    kind = recipe_format(doc.data)
+    if kind in ("native", "unknown"):
+        return doc  # the native validator names an unknown key precisely, with "did you mean"
+    options = {"topology": topology} if kind == "eugr-v1" and topology in ("solo", "cluster") else {}
+    native, read_notes = to_native(doc.data, doc.path, **options)
+    notes += [f"{doc.path}: {note}" for note in read_notes]
+    # Foreign keys do not map line by line; errors about the converted recipe point at the file.
+    return YamlDocument(doc.path, native, {})
 
 
 def parse_recipe_file(doc: YamlDocument) -> RecipeFile:
@@ -231,6 +288,8 @@ def parse_recipe_file(doc: YamlDocument) -> RecipeFile:
     except ValidationError as exc:
         raise_validation_error(doc, exc, _FIELDS)
         raise
+    if parsed.mods:
+        parsed = parsed.model_copy(update={"mods": tuple(_mod_dir(doc, i, mod) for i, mod in enumerate(parsed.mods))})
     for key, value in parsed.args.items():
         if problem := arg_problem(key, value):
             raise doc.error(("args", key), problem)
@@ -238,6 +297,14 @@ def parse_recipe_file(doc: YamlDocument) -> RecipeFile:
         if problem := env_problem(value):
             raise doc.error(("env", key), problem)
     return parsed
+
+
+def _mod_dir(doc: YamlDocument, index: int, mod: str) -> str:
+    """A mod directory as an absolute path (relative ones are relative to the recipe file)."""
+    directory = str((doc.path.parent / Path(mod).expanduser()).resolve())
+    if problem := mod_problem(directory):
+        raise doc.error(("mods", index), problem)
+    return directory
 
 
 def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -253,14 +320,16 @@ def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def build_recipe(recipe_name: str, merged: dict[str, Any], doc: YamlDocument, chain: tuple[str, ...]) -> Recipe:
+def build_recipe(recipe_name: str, merged: dict[str, Any], doc: YamlDocument, chain: tuple[str, ...],
+                 notes: tuple[str, ...] = ()) -> Recipe:
     """Validate the merged data as a complete recipe."""
     merged = {**merged, "env": {k: _env_text(v) for k, v in merged.get("env", {}).items()}}
     for required in ("model", "container"):
         if not merged.get(required):
             raise doc.error((required,), f"missing; set '{required}:' here or in a recipe it extends")
     try:
-        return Recipe.model_validate({**merged, "name": recipe_name, "source": str(doc.path), "chain": chain})
+        return Recipe.model_validate({**merged, "name": recipe_name, "source": str(doc.path), "chain": chain,
+                                      "notes": notes})
     except ValidationError as exc:
         raise_validation_error(doc, exc, _FIELDS)
         raise

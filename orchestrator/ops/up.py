@@ -39,7 +39,7 @@ def prepare_up(settings: Settings, topology: str, recipe_name: str, nodes: str |
     """Load, override, lint and lay out a recipe; refuse lint errors unless forced."""
     inventory = settings.load_inventory()
     plain_env, secrets = parse_env(env)
-    recipe = with_overrides(settings.book().resolve(recipe_name), parse_sets(sets), plain_env)
+    recipe = with_overrides(settings.book().resolve(recipe_name, topology), parse_sets(sets), plain_env)
     findings = lint(recipe)
     if errors(findings) and not force:
         lines = "\n".join(f"  {f.rule}: {f.message}" for f in errors(findings))
@@ -77,6 +77,9 @@ def _up_plan(settings: Settings, request: UpRequest, deadlines: Deadlines) -> Pl
 
 
 def _warn_findings(request: UpRequest) -> None:
+    for note in request.recipe.notes:
+        if ": mapped: " not in note and ": format: " not in note:
+            console.warn(f"note: {note}")
     for finding in request.findings:
         console.warn(f"{finding.severity.value}: {finding.rule}: {finding.message}")
 

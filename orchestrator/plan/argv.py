@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.config.inventory import Inventory, Node
+from orchestrator.config.mods import mod_archive, mod_digest
 from orchestrator.config.values import url_host
 from orchestrator.plan import shell
 from orchestrator.plan.data import Deployment
@@ -128,3 +132,53 @@ def volume_options(inventory: Inventory, recipe: Recipe) -> tuple[list[shell.She
         host_dirs.append(shell.home_path(host))
         volumes += [shell.Shell("-v"), shell.Shell(shell.home_path(host) + shell.quote(":" + rest))]
     return volumes, host_dirs
+
+
+MOD_ROOT = "/opt/sparkctl/mods"
+MODS_CACHE = "~/.cache/sparkctl/mods"
+# eugr's contract: each mod is copied to /workspace/mods/<name> and its run.sh runs there, in recipe order,
+# with WORKSPACE_DIR set to the image's working directory, from which the server then starts.
+MOD_RUNNER = (
+    'set -e; wd=$PWD; mkdir -p /workspace/mods; '
+    f'for dir in {MOD_ROOT}/*/; do name=$(basename "$dir"); name=${{name#*-}}; '
+    'rm -rf "/workspace/mods/$name"; cp -r "$dir" "/workspace/mods/$name"; echo "sparkctl: applying mod $name"; '
+    '(cd "/workspace/mods/$name" && chmod +x run.sh && WORKSPACE_DIR="$wd" ./run.sh) '
+    '|| { echo "sparkctl: mod $name failed" >&2; exit 1; }; '
+    'done; cd "$wd"; exec "$@"'
+)
+
+
+@dataclass(frozen=True)
+class ModShipment:
+    """One mod as shipped in a plan: its files (a base64 tarball), where they land on the node and in the container."""
+
+    name: str
+    archive: str
+    host_dir: shell.Shell
+    mount: str
+
+
+def mod_shipments(recipe: Recipe) -> tuple[ModShipment, ...]:
+    """The recipe's mods, in order, ready to unpack on a node and mount into the container."""
+    shipments = []
+    for index, directory in enumerate(recipe.mods):
+        name = Path(directory).name
+        host = shell.home_path(f"{MODS_CACHE}/{mod_digest(directory)[:16]}")
+        archive = base64.b64encode(mod_archive(directory)).decode()
+        shipments.append(ModShipment(name, archive, host, f"{MOD_ROOT}/{index:02d}-{name}"))
+    return tuple(shipments)
+
+
+def mod_volumes(mods: tuple[ModShipment, ...]) -> list[shell.Shell]:
+    """Read-only mounts of the unpacked mods."""
+    volumes: list[shell.Shell] = []
+    for mod in mods:
+        volumes += [shell.Shell("-v"), shell.Shell(mod.host_dir + shell.quote(f":{mod.mount}:ro"))]
+    return volumes
+
+
+def entrypoint_and_command(command: list[str], mods: tuple[ModShipment, ...]) -> tuple[list[str], list[str]]:
+    """An explicit --entrypoint (images differ in theirs) and its arguments; with mods, they run first."""
+    if mods:
+        return ["--entrypoint", "sh"], ["-c", MOD_RUNNER, "sparkctl-mods", *command]
+    return ["--entrypoint", command[0]], command[1:]

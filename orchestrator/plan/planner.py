@@ -32,10 +32,15 @@ class UpOptions:
     gate_deadline: float = GATE_DEADLINE
 
 
+def api_port(recipe: Recipe, inventory: Inventory) -> int:
+    """The port vLLM serves on: the recipe's own (the write-up's args.port) or the inventory's."""
+    return recipe.api_port or inventory.defaults.api_port
+
+
 def deployment_for(recipe: Recipe, layout: Layout, inventory: Inventory) -> Deployment:
     """The identity of deploying recipe on layout."""
     entry = layout.entry
-    port = inventory.defaults.proxy_port if layout.topology is Topology.REPLICAS else inventory.defaults.api_port
+    port = inventory.defaults.proxy_port if layout.topology is Topology.REPLICAS else api_port(recipe, inventory)
     return Deployment(
         id=f"{recipe.name}.{layout.topology.value}.{recipe.short_hash[:8]}",
         recipe=recipe.name,
@@ -61,6 +66,7 @@ class _UpBuilder:
         self.inventory, self.recipe, self.layout = inventory, recipe, layout
         self.options, self.deployment = options, deployment
         self.defaults = inventory.defaults
+        self.api_port = api_port(recipe, inventory)
 
     def phases(self) -> tuple[Phase, ...]:
         if self.layout.topology is Topology.CLUSTER:
@@ -71,7 +77,7 @@ class _UpBuilder:
                   .phases[0], *middle, self._readiness())
         if self.layout.topology is Topology.REPLICAS:
             phases = proxy.ProxyPlanner(self.inventory, self.layout.nodes, self.deployment, self.options.templates_dir,
-                                        self.options.ready_deadline).add_to(phases)
+                                        self.options.ready_deadline, self.api_port).add_to(phases)
         return phases
 
     def _step(self, node: Node, description: str, template: str, timeout: float, **context) -> Step:
@@ -82,7 +88,7 @@ class _UpBuilder:
         cluster = self.layout.topology is Topology.CLUSTER
         steps = []
         for assignment in self.layout.assignments:
-            ports = [self.defaults.api_port] if assignment.role is not Role.WORKER else []
+            ports = [self.api_port] if assignment.role is not Role.WORKER else []
             if assignment.role is Role.HEAD:
                 ports.append(self.defaults.ray_port)
             steps.append(self._step(
@@ -95,16 +101,18 @@ class _UpBuilder:
 
     def _container_step(self, node: Node, role: Role, command: list[str], description: str) -> Step:
         volumes, host_dirs = argv.volume_options(self.inventory, self.recipe)
+        mods = argv.mod_shipments(self.recipe)
+        entrypoint, command = argv.entrypoint_and_command(command, mods)
         env = dict(self.recipe.env)
         labels = argv.label_options(self.deployment, node, role)
         if self.layout.topology is Topology.CLUSTER:
             env.update(argv.fabric_env(node))
         elif self.layout.topology is Topology.REPLICAS:
-            labels += ["--label", f"{proxy.API_LABEL}={proxy.backend_url(self.inventory, node)}"]
+            labels += ["--label", f"{proxy.API_LABEL}={proxy.backend_url(node, self.api_port)}"]
         return self._step(
             node, description, "start_container", 120,
             container=CONTAINER, image=self.recipe.container, command=command, host_dirs=host_dirs,
-            labels=labels, volumes=volumes,
+            labels=labels, volumes=volumes + argv.mod_volumes(mods), entrypoint=entrypoint, mods=mods,
             ulimits=argv.ulimit_options(self.inventory),
             env=argv.env_options(env, self.options.secrets),
         )
@@ -132,12 +140,12 @@ class _UpBuilder:
 
     def _serve_on_head(self) -> Phase:
         head = self.layout.entry
-        command = argv.vllm_serve(self.recipe, self.defaults.api_port, distributed=True)[1:]
+        command = argv.vllm_serve(self.recipe, self.api_port, distributed=True)[1:]
         step = self._step(head, "start vllm serve on the head", "serve", 60, container=CONTAINER, command=command)
         return Phase("serve", "vLLM serve", (step,))
 
     def _start_all_serving(self) -> Phase:
-        command = argv.vllm_serve(self.recipe, self.defaults.api_port, distributed=False)
+        command = argv.vllm_serve(self.recipe, self.api_port, distributed=False)
         steps = tuple(self._container_step(a.node, a.role, command, "start the vllm serve container")
                       for a in self.layout.assignments)
         return Phase("serve", "vLLM serve", steps)
@@ -146,7 +154,7 @@ class _UpBuilder:
         serving = self.layout.nodes if self.layout.topology is Topology.REPLICAS else (self.layout.entry,)
         steps = []
         workers = tuple(a.node.name for a in self.layout.assignments if a.role is Role.WORKER)
-        port, templates = self.defaults.api_port, self.options.templates_dir
+        port, templates = self.api_port, self.options.templates_dir
         for node in serving:
             readiness = Readiness(probes.local_url(port), self.recipe.served_model_name, CONTAINER,
                                   self.options.ready_deadline, watch=workers,

@@ -51,9 +51,9 @@ def proxy_url(inventory: Inventory, node: Node) -> str:
     return f"http://{url_host(node.ip)}:{inventory.defaults.proxy_port}"
 
 
-def backend_url(inventory: Inventory, node: Node) -> str:
+def backend_url(node: Node, api_port: int) -> str:
     """A replica's OpenAI base URL."""
-    return f"http://{url_host(node.ip)}:{inventory.defaults.api_port}/v1"
+    return f"http://{url_host(node.ip)}:{api_port}/v1"
 
 
 def litellm_config(served_name: str, backends: list[str]) -> dict[str, Any]:
@@ -75,6 +75,7 @@ class ProxyPlanner:
     deployment: Deployment
     templates_dir: str | None
     ready_deadline: float
+    api_port: int
 
     @property
     def node(self) -> Node:
@@ -101,7 +102,7 @@ class ProxyPlanner:
 
     def start(self) -> Phase:
         """Write the LiteLLM config and start the proxy container, the key given by name only."""
-        backends = [backend_url(self.inventory, n) for n in self.nodes]
+        backends = [backend_url(n, self.api_port) for n in self.nodes]
         config = json.dumps(litellm_config(self.deployment.served_name, backends), separators=(",", ":"))
         labels = argv.label_options(self.deployment, self.node, ProxyRole.PROXY)
         labels += ["--label", f"{BACKENDS_LABEL}={','.join(backends)}"]

@@ -70,6 +70,9 @@ def assign(topology: Topology, recipe: Recipe, inventory: Inventory, chosen: lis
 
 def _select(topology: Topology, recipe: Recipe, inventory: Inventory, chosen: list[str] | None) -> list[Node]:
     gpus = recipe.gpus
+    if topology.value not in recipe.topologies:
+        raise TopologyError(f"recipe '{recipe.name}' ({recipe.source}) runs only as {' or '.join(recipe.topologies)}, "
+                            f"not {topology.value} (its topologies: key, e.g. eugr's solo_only/cluster_only)")
     if topology is not Topology.CLUSTER and gpus > 1:
         raise TopologyError(
             f"recipe '{recipe.name}' needs {gpus} Sparks (TP {recipe.tensor_parallel} x PP "

@@ -101,16 +101,16 @@ def test_container_start_has_all_mounts_and_fabric_env(cluster_plan, phase, node
 def test_ray_head_on_node1_fabric_ip(cluster_plan):
     [(_, lines)] = _sections(cluster_plan.out)["Ray head"]
     tokens = _tokens(lines, "docker run")
-    ray = tokens[tokens.index("ray"):]
-    assert ray == ["ray", "start", "--head", "--port", "6379", "--node-ip-address", "192.168.100.10",
+    ray = tokens[tokens.index("--entrypoint"):]
+    assert ray == ["--entrypoint", "ray", "vllm-node-mxfp4", "start", "--head", "--port", "6379", "--node-ip-address", "192.168.100.10",
                    "--disable-usage-stats", "--block"]
 
 
 def test_ray_worker_on_node2_joins_head_fabric_ip(cluster_plan):
     [(_, lines)] = _sections(cluster_plan.out)["Ray workers"]
     tokens = _tokens(lines, "docker run")
-    ray = tokens[tokens.index("ray"):]
-    assert ray == ["ray", "start", "--address", "192.168.100.10:6379", "--node-ip-address", "192.168.100.11",
+    ray = tokens[tokens.index("--entrypoint"):]
+    assert ray == ["--entrypoint", "ray", "vllm-node-mxfp4", "start", "--address", "192.168.100.10:6379", "--node-ip-address", "192.168.100.11",
                    "--disable-usage-stats", "--block"]
 
 
@@ -135,7 +135,7 @@ def test_every_command_whole_on_one_line(cluster_plan):
     for section in _sections(cluster_plan.out).values():
         for _, lines in section:
             docker_runs = [line for line in lines if line.startswith("docker run -d")]
-            assert all(" ray start " in line or " vllm serve " in line for line in docker_runs)
+            assert all(" --entrypoint ray vllm-node-mxfp4 start " in line for line in docker_runs)
 
 
 def test_plan_json_matches_dry_run_content(sparkctl):

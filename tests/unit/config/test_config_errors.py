@@ -193,10 +193,15 @@ def test_arg_name_written_with_dashes(write, tmp_path):
     assert message.startswith(f"{path}:") and "without '--'" in message
 
 
-@pytest.mark.parametrize("reserved", ["host", "port", "served-model-name", "distributed-executor-backend", "model"])
+@pytest.mark.parametrize("reserved", ["host", "served-model-name", "distributed-executor-backend", "model"])
 def test_reserved_arg(write, tmp_path, reserved):
     message, path = _recipe_error(write, tmp_path, f"model: m\ncontainer: c\nargs:\n  {reserved}: x\n")
     assert message.startswith(f"{path}:") and "set by sparkctl" in message
+
+
+def test_args_port_is_the_write_ups_api_port_and_must_be_a_port(write, tmp_path):
+    message, path = _recipe_error(write, tmp_path, "model: m\ncontainer: c\nargs:\n  port: x\n")
+    assert message == f"{path}: args.port: expected one port number, got 'x'"
 
 
 def test_bad_env_name(write, tmp_path):
@@ -217,9 +222,9 @@ def test_unknown_recipe_suggests(builtin_book):
         builtin_book.resolve("openai-gpt-oss-120b-clustr")
 
 
-@pytest.mark.parametrize("name", ["../inventory", "a/b", ".hidden"])
-def test_recipe_name_that_is_a_path(builtin_book, name):
-    with pytest.raises(ConfigError, match="not a recipe name"):
+@pytest.mark.parametrize("name", ["../inventory", "a/b", ".hidden", "missing.yaml"])
+def test_a_recipe_path_that_is_not_a_file(builtin_book, name):
+    with pytest.raises(ConfigError, match=f"^{name}: recipe file not found$"):
         builtin_book.resolve(name)
 
 

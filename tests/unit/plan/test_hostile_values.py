@@ -119,7 +119,7 @@ def hostile(request, tmp_path: Path) -> str:
 
 def test_solo_container_command_keeps_each_value_one_word(tmp_path, hostile):
     tokens = _docker_run(_plan(tmp_path, hostile, Topology.SOLO), "serve")
-    assert _has_run(tokens, "vllm", "serve", f"M{hostile}")
+    assert _has_run(tokens, "--entrypoint", "vllm") and _has_run(tokens, "serve", f"M{hostile}")
     for run in _container_words(hostile) + _serve_words(hostile):
         assert _has_run(tokens, *run), f"{run} not whole in {tokens}"
 
@@ -180,7 +180,7 @@ def test_bash_receives_each_value_as_one_argument(tmp_path, hostile):
     script = next(p for p in plan.phases if p.name == "serve").steps[0].script
     argv = _run_with_stubs(script, tmp_path)
     assert not (tmp_path / "pwned").exists(), "a hostile value ran as shell code"
-    assert _has_run(argv, "vllm", "serve", f"M{hostile}")
+    assert _has_run(argv, "--entrypoint", "vllm") and _has_run(argv, "serve", f"M{hostile}")
     assert _has_run(argv, "-v", f"{tmp_path / 'home'}/im/{hostile}:/im/{hostile}")
     assert _has_run(argv, "-e", f"HOSTILE_ENV=E{hostile}")
 
