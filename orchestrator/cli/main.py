@@ -83,9 +83,12 @@ def cli(ctx: click.Context, inventory, recipes_dir, templates_dir, as_json, debu
 @click.option("--ray-timeout", type=float, default=180.0, show_default=True,
               help="Deadline for Ray to see every node, seconds.")
 @click.option("--setup", is_flag=True, help="First sync the image and the model to the nodes (images/models sync).")
+@click.option("--no-bench", is_flag=True, help="Skip the benchmark a recipe asks to run after up (benchmark.after_up).")
+@click.option("--tokenizer", metavar="DIR", help="For that benchmark: the model's tokenizer.json directory.")
+@click.option("--book", metavar="FILE", help="For that benchmark: a plain-text file to build prompts from.")
 @click.pass_context
 def up(ctx, topology, recipe, nodes, sets, env, force, dry_run, replace, keep_on_failure, timeout, ray_timeout,
-       setup):
+       setup, no_bench, tokenizer, book):
     """Bring RECIPE up as solo, cluster or replicas."""
     from orchestrator.ops import up as ops_up
 
@@ -99,6 +102,10 @@ def up(ctx, topology, recipe, nodes, sets, env, force, dry_run, replace, keep_on
 
         sync_setup(_settings(ctx), request.inventory, request.recipe, request.layout.nodes)
     ops_up.up(_settings(ctx), request, replace=replace, keep_on_failure=keep_on_failure, deadlines=deadlines)
+    if request.recipe.benchmark.after_up and not no_bench:
+        from orchestrator.bench import run as running
+
+        running.run_bench(_settings(ctx), running.Request(tokenizer=tokenizer, book=book))
 
 
 @cli.command()

@@ -48,7 +48,13 @@ def _without_gzip_time(data: bytes) -> bytes:
     return data[:4] + b"\0\0\0\0" + data[8:]
 
 
-@functools.lru_cache(maxsize=64)
 def mod_digest(directory: str) -> str:
     """sha256 of the mod's archive: changing a mod's files changes the deployment's identity."""
+    signature = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in mod_files(directory))
+    return _digest(directory, signature)
+
+
+@functools.lru_cache(maxsize=64)
+def _digest(directory: str, _signature: tuple) -> str:
+    # Keyed by the files' sizes and mtimes too, so an edited mod is hashed anew within one process.
     return hashlib.sha256(mod_archive(directory)).hexdigest()

@@ -21,7 +21,8 @@ def print_findings(findings: list[Any], as_json: bool) -> None:
         emit_json([asdict(f) for f in findings])
         return
     for f in findings:
-        click.echo(f"{f.recipe}: {f.severity.value}: {f.rule}: {f.message}")
+        scope = f" (rule for {f.scope})" if getattr(f, "scope", "") else ""
+        click.echo(f"{f.recipe}: {f.severity.value}: {f.rule}: {f.message}{scope}")
     if not findings:
         click.echo("no problems found")
 

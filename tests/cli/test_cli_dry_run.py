@@ -102,7 +102,8 @@ def test_ray_head_on_node1_fabric_ip(cluster_plan):
     [(_, lines)] = _sections(cluster_plan.out)["Ray head"]
     tokens = _tokens(lines, "docker run")
     ray = tokens[tokens.index("--entrypoint"):]
-    assert ray == ["--entrypoint", "ray", "vllm-node-mxfp4", "start", "--head", "--port", "6379", "--node-ip-address", "192.168.100.10",
+    assert ray == ["--entrypoint", "ray", "vllm-node-mxfp4",
+                   "start", "--head", "--port", "6379", "--node-ip-address", "192.168.100.10",
                    "--disable-usage-stats", "--block"]
 
 
@@ -110,7 +111,8 @@ def test_ray_worker_on_node2_joins_head_fabric_ip(cluster_plan):
     [(_, lines)] = _sections(cluster_plan.out)["Ray workers"]
     tokens = _tokens(lines, "docker run")
     ray = tokens[tokens.index("--entrypoint"):]
-    assert ray == ["--entrypoint", "ray", "vllm-node-mxfp4", "start", "--address", "192.168.100.10:6379", "--node-ip-address", "192.168.100.11",
+    assert ray == ["--entrypoint", "ray", "vllm-node-mxfp4",
+                   "start", "--address", "192.168.100.10:6379", "--node-ip-address", "192.168.100.11",
                    "--disable-usage-stats", "--block"]
 
 
@@ -122,7 +124,7 @@ def test_vllm_serve_on_head(cluster_plan):
     assert serve[:2] == ["serve", "openai/gpt-oss-120b"]
     joined = " ".join(serve)
     for flag in ("--tensor-parallel-size 2", "--distributed-executor-backend ray", "--enforce-eager",
-                 "--mxfp4-layers moe,qkv,o", "--served-model-name gpt-oss-120b", "--port 8000"):
+                 "--mxfp4-layers moe,qkv,o", "--served-model-name openai/gpt-oss-120b", "--port 8000"):
         assert f" {flag}" in f"{joined} ", flag
     assert "lm_head" not in joined
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from cli_expect import assert_clean_failure
 
-BROKEN = "model: org/m\ncontainer: img\nargs: {tensor-parallel-size: 2, gpu-memory-utilization: 0.8}\n"
+BROKEN = "model: openai/gpt-oss-120b\ncontainer: vllm-node-mxfp4\nargs: {tensor-parallel-size: 2, gpu-memory-utilization: 0.8}\n"
 
 
 def test_unknown_recipe_suggests(sparkctl):
@@ -177,7 +177,7 @@ def test_force_overrides_lint_error_and_warns(sparkctl, write, tmp_path):
     outcome = sparkctl("--recipes-dir", str(tmp_path / "mine"), "up", "cluster", "broken", "--dry-run", "--force")
     assert outcome.code == 0
     assert "error: enforce-eager-tp:" in outcome.err
-    assert "--entrypoint ray img start --head" in outcome.out
+    assert "--entrypoint ray vllm-node-mxfp4 start --head" in outcome.out
 
 
 def test_set_can_fix_a_lint_error(sparkctl, write, tmp_path):

@@ -7,8 +7,7 @@ import json
 import yaml
 from cli_expect import assert_clean_failure
 
-TOPOLOGY_KEYS = {"args.tensor-parallel-size", "args.max-model-len", "args.gpu-memory-utilization",
-                 "args.enforce-eager", "args.mxfp4-layers"}
+TOPOLOGY_KEYS = {"args.tensor-parallel-size", "args.max-model-len", "args.gpu-memory-utilization", "args.mxfp4-layers"}
 
 
 def test_diff_solo_and_cluster_lists_only_topology_keys(sparkctl):
@@ -17,7 +16,6 @@ def test_diff_solo_and_cluster_lists_only_topology_keys(sparkctl):
     keys = {line.split(":", 1)[0] for line in outcome.out.splitlines()}
     assert keys == TOPOLOGY_KEYS
     assert "args.tensor-parallel-size: 1 -> 2" in outcome.out
-    assert "args.enforce-eager: (unset) -> True" in outcome.out
     assert "args.mxfp4-layers: moe,qkv,o,lm_head -> moe,qkv,o" in outcome.out
 
 
@@ -87,7 +85,8 @@ def test_lint_all_builtins_clean(sparkctl):
 
 
 def test_lint_reports_errors_and_exits_3(sparkctl, write, tmp_path):
-    write("mine/broken.yaml", "model: org/m\ncontainer: img\nargs: {tensor-parallel-size: 2}\n")
+    write("mine/broken.yaml", "model: openai/gpt-oss-120b\ncontainer: vllm-node-mxfp4\n"
+                              "args: {tensor-parallel-size: 2, gpu-memory-utilization: 0.8}\n")
     outcome = sparkctl("--recipes-dir", str(tmp_path / "mine"), "recipes", "lint", "broken")
     assert outcome.code == 3
     assert "broken: error: enforce-eager-tp:" in outcome.out

@@ -42,7 +42,7 @@ def _hits(cluster) -> list[int]:
 
 
 def _status_without_key(url: str) -> int:
-    body = json.dumps({"model": "gpt-oss-120b", "messages": [{"role": "user", "content": "hi"}]}).encode()
+    body = json.dumps({"model": "openai/gpt-oss-120b", "messages": [{"role": "user", "content": "hi"}]}).encode()
     request = urllib.request.Request(f"{url}/chat/completions", body, {"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -69,7 +69,7 @@ def test_up_replicas_behind_litellm_spreads_requests_and_guards_the_key(replicas
     before = _hits(cluster)
     client = OpenAI(base_url=PROXY, api_key=key, timeout=60, max_retries=0)
     for _ in range(REQUESTS):
-        reply = client.chat.completions.create(model="gpt-oss-120b", messages=[{"role": "user", "content": "hi"}],
+        reply = client.chat.completions.create(model="openai/gpt-oss-120b", messages=[{"role": "user", "content": "hi"}],
                                                max_tokens=4)
         assert reply.choices[0].message.content
     split = [after - b for after, b in zip(_hits(cluster), before, strict=True)]

@@ -36,7 +36,7 @@ def test_up_cluster_serves_on_fabric_and_down_removes_everything(spark):
     assert "endpoint: http://10.77.0.11:8000/v1" in result.stdout
     alive = sorted(ip for ip, is_alive, gpus in ray_members(cluster) if is_alive and gpus == 1)
     assert alive == ["10.78.0.11", "10.78.0.12"]
-    assert answer("http://10.77.0.11:8000/v1", "gpt-oss-120b")
+    assert answer("http://10.77.0.11:8000/v1", "openai/gpt-oss-120b")
     status = json.loads(spark.run("--json", "status", check=True).stdout)
     assert {(row["node"], row["role"], row["container"]) for row in status} == {
         ("spark1", "head", "running"), ("spark2", "worker", "running")}
@@ -56,7 +56,7 @@ def test_up_again_changes_nothing_and_replace_switches(spark):
     spark.run("up", "solo", "openai-gpt-oss-120b", "--replace", check=True)
     status = json.loads(spark.run("--json", "status", check=True).stdout)
     assert [(row["node"], row["role"], row["recipe"]) for row in status] == [("spark1", "solo", "openai-gpt-oss-120b")]
-    assert answer("http://10.77.0.11:8000/v1", "gpt-oss-120b")
+    assert answer("http://10.77.0.11:8000/v1", "openai/gpt-oss-120b")
 
 
 def test_drop_caches_all_lands_on_every_node(spark):
@@ -84,7 +84,7 @@ def test_up_cluster_on_four_nodes(sim_cluster):
         spark.run("up", "cluster", CLUSTER_RECIPE, "--set", "tensor-parallel-size=4", check=True, timeout=400)
         alive = sorted(ip for ip, is_alive, _gpus in ray_members(sim_cluster) if is_alive)
         assert alive == [f"10.78.0.{10 + i}" for i in range(1, 5)]
-        assert answer("http://10.77.0.11:8000/v1", "gpt-oss-120b")
+        assert answer("http://10.77.0.11:8000/v1", "openai/gpt-oss-120b")
         status = json.loads(spark.run("--json", "status", check=True).stdout)
         assert sorted(row["role"] for row in status) == ["head", "worker", "worker", "worker"]
     finally:
@@ -99,7 +99,7 @@ def test_logs_are_node_prefixed_and_follow_detaches_on_ctrl_c(spark):
     assert "spark2 | (no sparkctl container on this node)" in shown
     follow = spark.start("logs", "-f", "--node", "spark1")
     try:
-        assert wait_for(lambda: answer("http://10.77.0.11:8000/v1", "gpt-oss-120b") is not None, 30)
+        assert wait_for(lambda: answer("http://10.77.0.11:8000/v1", "openai/gpt-oss-120b") is not None, 30)
         time.sleep(1)
         follow.send_signal(signal.SIGINT)
         out, err = stop(follow, timeout=30)

@@ -26,8 +26,8 @@ QWEN_NEXT = {"model": "Qwen/Qwen3-Next-80B-A3B-Instruct-FP8", "args": {"trust-re
 # rule id -> (overrides that break it, overrides that are the fix)
 CASES: dict[str, tuple[dict, dict]] = {
     "enforce-eager-tp": (
-        {"args": {"tensor-parallel-size": 2}},
-        TP2),
+        merge(GPT_OSS, {"args": {"tensor-parallel-size": 2, "max-model-len": 32768, "gpu-memory-utilization": 0.7}}),
+        merge(GPT_OSS, merge(TP2, {"args": {"max-model-len": 32768, "gpu-memory-utilization": 0.7}}))),
     "mxfp4-lm-head-tp": (
         merge(TP2, {"args": {"mxfp4-layers": "moe,qkv,o,lm_head"}}),
         merge(TP2, {"args": {"mxfp4-layers": "moe,qkv,o"}})),
@@ -127,3 +127,13 @@ def test_non_numeric_arg_is_a_config_error_not_a_crash(write, tmp_path, key, val
     with pytest.raises(ConfigError) as caught:
         rules.lint(RecipeBook([tmp_path / "r"]).resolve("bad"))
     assert "bad.yaml" in str(caught.value) and key in str(caught.value)
+
+
+def test_enforce_eager_is_the_mxfp4_gpt_oss_builds_lesson_not_every_clusters():
+    other = Recipe.model_validate(merge(CLEAN, {"args": {"tensor-parallel-size": 2}}))
+    assert "enforce-eager-tp" not in [f.rule for f in rules.lint(other)]
+
+
+def test_every_rule_names_its_scope_and_evidence():
+    for rule in rules.RULES:
+        assert rule.scope and rule.evidence, rule.id

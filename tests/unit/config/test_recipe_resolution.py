@@ -153,7 +153,7 @@ def test_hash_changes_with_mounts(book, write):
 def test_builtin_cluster_recipe_hash_is_pinned(builtin_book):
     """The content hash of a shipped recipe is part of deployed container labels: changing it is a decision."""
     recipe = builtin_book.resolve("openai-gpt-oss-120b-cluster")
-    assert recipe.content_hash == "89216f51a1095268c6e8c66aefe66e0b92859395429892f9f289221825b6b06b"
+    assert recipe.content_hash == "8379b948cec5f8864d419e714d9b717cb44d406b67c7cacae212030de320b523"
 
 
 def test_search_path_order(tmp_path, monkeypatch):
