@@ -207,6 +207,18 @@ def recipes_lint(ctx, names):
     catalog.lint_recipes(_settings(ctx.parent), names)
 
 
+@recipes.command("import")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--into", metavar="DIR", help="Write here (default: ~/.config/sparkctl/recipes).")
+@click.option("--rename", is_flag=True, help="Import under a new name (NAME-2, ...) when the name is taken.")
+@click.pass_context
+def recipes_import(ctx, paths, into, rename):
+    """Turn recipe files (write-up, eugr v1, sparkrun v2; files or directories) into native recipes."""
+    from orchestrator.config import catalog
+
+    catalog.import_recipes(_settings(ctx.parent), paths, into, rename)
+
+
 def _add_bench() -> None:
     from orchestrator.cli.bench import bench  # click only: the heavy imports stay inside its commands
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-from orchestrator.config.recipe import Recipe
+from orchestrator.config import importing
+from orchestrator.config.inventory import config_dir
+from orchestrator.config.recipe import Recipe, RecipeBook
 from orchestrator.config.rules import errors, lint
 from orchestrator.config.settings import Settings
-from orchestrator.errors import LintError
+from orchestrator.errors import ConfigError, LintError
 from orchestrator.report import console
 
 
@@ -78,3 +81,35 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[dotted] = value
     return flat
+
+
+def import_recipes(settings: Settings, paths: tuple[str, ...], into: str | None, rename: bool) -> None:
+    """Write foreign recipes as native ones into a recipes directory, after checking each one resolves."""
+    target = Path(into).expanduser() if into else config_dir() / "recipes"
+    book = settings.book()
+    taken = set(book.names()) | {p.stem for p in target.glob("*.yaml")}
+    recipes = importing.with_unique_names([importing.read_foreign(p) for p in importing.recipe_files(list(paths))],
+                                          taken, rename)
+    texts = importing.native_texts(recipes)
+    clashes = sorted(name for name in texts if (target / name).exists())
+    if clashes:
+        raise ConfigError(f"{target}: would overwrite {', '.join(clashes)}; pass --rename or --into another directory")
+    target.mkdir(parents=True, exist_ok=True)
+    for name, text in texts.items():
+        (target / name).write_text(text)
+    _check_written(RecipeBook([target, *book.dirs]), recipes, [target / name for name in texts])
+    for recipe in recipes:
+        console.info(f"imported {recipe.name} from {recipe.source} -> {target / (recipe.name + '.yaml')}")
+        for note in recipe.notes:
+            console.info(f"  {note}")
+
+
+def _check_written(book: RecipeBook, recipes: list[importing.Imported], written: list[Path]) -> None:
+    """Every imported recipe resolves from what was written; otherwise nothing written stays."""
+    try:
+        for recipe in recipes:
+            book.resolve(recipe.name)
+    except ConfigError:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
