@@ -15,6 +15,7 @@ from orchestrator.errors import ConfigError
 Name = Annotated[str, AfterValidator(values.name)]
 IP = Annotated[str, AfterValidator(values.ip_literal)]
 Text = Annotated[str, AfterValidator(values.plain_text)]
+LocalPath = Annotated[str, AfterValidator(values.local_path)]
 Mount = Annotated[str, AfterValidator(values.mount_spec)]
 Ulimit = Annotated[str | int, AfterValidator(values.ulimit_value)]
 
@@ -40,9 +41,9 @@ class Defaults(_Frozen):
 
     user: Name = "root"
     port: int = 22
-    ssh_key: Text | None = None
-    known_hosts: Text | None = None
-    ssh_config: Text | None = None
+    ssh_key: LocalPath | None = None
+    known_hosts: LocalPath | None = None
+    ssh_config: LocalPath | None = None
     api_port: int = 8000
     ray_port: int = 6379
     proxy_port: int = 4000
@@ -61,7 +62,7 @@ class Node(_Frozen):
     rdma_dev: Name | None = None
     user: Name | None = None
     port: int | None = None
-    ssh_key: Text | None = None
+    ssh_key: LocalPath | None = None
 
     @property
     def ray_ip(self) -> str:
@@ -160,14 +161,23 @@ def find_inventory(explicit: str | None) -> Path:
     """The inventory path: --inventory, $SPARKCTL_INVENTORY, ./inventory.yaml, then the XDG config dir."""
     candidates = [explicit, os.environ.get("SPARKCTL_INVENTORY"), "inventory.yaml", str(config_dir() / "inventory.yaml")]
     for candidate in candidates:
-        if candidate and Path(candidate).is_file():
+        if candidate and _is_file(candidate):
             return Path(candidate)
         if candidate and candidate in (explicit, os.environ.get("SPARKCTL_INVENTORY")):
-            raise ConfigError(f"{candidate}: inventory file not found")
+            raise ConfigError(f"{values.shown(candidate)}: inventory file not found")
     raise ConfigError(
         "no inventory found: pass --inventory FILE, set SPARKCTL_INVENTORY, "
         f"or create ./inventory.yaml or {config_dir() / 'inventory.yaml'}"
     )
+
+
+def _is_file(raw: str) -> bool:
+    """Whether an inventory candidate is a file; a path too long for the OS is refused first."""
+    try:
+        values.local_path(raw)
+    except ValueError as exc:
+        raise ConfigError(f"inventory {values.shown(raw)}: {exc}") from None
+    return Path(raw).is_file()
 
 
 def config_dir() -> Path:

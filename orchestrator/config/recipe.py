@@ -153,14 +153,23 @@ _FIELDS = {(): tuple(RecipeFile.model_fields), ("benchmark",): tuple(Benchmark.m
 def recipe_dirs(explicit: str | None) -> list[Path]:
     """The search path: --recipes-dir, ./recipes, the user's config dir, the built-in catalog."""
     dirs = [Path(explicit)] if explicit else []
-    if explicit and not dirs[0].is_dir():
-        raise ConfigError(f"{explicit}: recipes directory not found")
+    if explicit and not _is_dir(explicit):
+        raise ConfigError(f"{values.shown(explicit)}: recipes directory not found")
     dirs += [Path("recipes"), config_dir() / "recipes", builtin_dir("recipes")]
     unique: list[Path] = []
     for directory in dirs:
         if directory.is_dir() and all(not _same(directory, seen) for seen in unique):
             unique.append(directory)
     return unique
+
+
+def _is_dir(raw: str) -> bool:
+    """Whether --recipes-dir names a directory; a path too long for the OS is refused first."""
+    try:
+        values.local_path(raw)
+    except ValueError as exc:
+        raise ConfigError(f"--recipes-dir {values.shown(raw)}: {exc}") from None
+    return Path(raw).is_dir()
 
 
 def _same(a: Path, b: Path) -> bool:
@@ -183,8 +192,10 @@ class RecipeBook:
 
     def path_of(self, recipe_name: str) -> Path:
         """The file that defines recipe_name."""
-        if os.sep in recipe_name or recipe_name.startswith("."):
-            raise ConfigError(f"'{recipe_name}' is not a recipe name; list them with 'sparkctl recipes list'")
+        try:
+            values.name(recipe_name)
+        except ValueError as exc:
+            raise ConfigError(f"not a recipe name: {exc}; list them with 'sparkctl recipes list'") from None
         for directory in self.dirs:
             candidate = directory / f"{recipe_name}.yaml"
             if candidate.is_file():
