@@ -119,8 +119,8 @@ class _Constructor(yaml.constructor.SafeConstructor):
 
     def construct_refused(self, node: Any) -> Any:
         """Tags whose values are not plain data."""
-        raise _refuse(node.start_mark, f"the {node.tag} tag is not supported; write plain text, numbers, "
-                                       "lists or mappings")
+        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+        raise _refuse(node.start_mark, f"the {tag} tag is not supported; write plain text, numbers, lists or mappings")
 
 
 for _tag in _REFUSED_TAGS:
