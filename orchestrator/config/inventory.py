@@ -161,7 +161,7 @@ def find_inventory(explicit: str | None) -> Path:
     """The inventory path: --inventory, $SPARKCTL_INVENTORY, ./inventory.yaml, then the XDG config dir."""
     candidates = [explicit, os.environ.get("SPARKCTL_INVENTORY"), "inventory.yaml", str(config_dir() / "inventory.yaml")]
     for candidate in candidates:
-        if candidate and _is_file(candidate):
+        if candidate and checked_path(candidate, "inventory").is_file():
             return Path(candidate)
         if candidate and candidate in (explicit, os.environ.get("SPARKCTL_INVENTORY")):
             raise ConfigError(f"{values.shown(candidate)}: inventory file not found")
@@ -171,13 +171,13 @@ def find_inventory(explicit: str | None) -> Path:
     )
 
 
-def _is_file(raw: str) -> bool:
-    """Whether an inventory candidate is a file; a path too long for the OS is refused first."""
+def checked_path(raw: str, label: str) -> Path:
+    """A path from the command line or environment, refused before the OS would call it too long."""
     try:
         values.local_path(raw)
     except ValueError as exc:
-        raise ConfigError(f"inventory {values.shown(raw)}: {exc}") from None
-    return Path(raw).is_file()
+        raise ConfigError(f"{label} {values.shown(raw)}: {exc}") from None
+    return Path(raw)
 
 
 def config_dir() -> Path:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from orchestrator.config import values
-from orchestrator.config.inventory import config_dir
+from orchestrator.config.inventory import checked_path, config_dir
 from orchestrator.config.paths import builtin_dir
 from orchestrator.config.yamlsource import YamlDocument, did_you_mean, raise_validation_error, read_yaml
 from orchestrator.errors import ConfigError
@@ -90,6 +90,8 @@ def arg_problem(key: str, value: Any) -> str | None:
 
 def env_problem(value: Any) -> str | None:
     """What is wrong with one env value, or None (a leading '-' is fine after KEY=)."""
+    if isinstance(value, str) and len(value) > values.MAX_TEXT:
+        return f"is {len(value):,} characters long; the limit is {values.MAX_TEXT:,}"
     if isinstance(value, str) and any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
         return "contains a control character (newline, tab, ...); use plain one-line text"
     return None
@@ -153,7 +155,7 @@ _FIELDS = {(): tuple(RecipeFile.model_fields), ("benchmark",): tuple(Benchmark.m
 def recipe_dirs(explicit: str | None) -> list[Path]:
     """The search path: --recipes-dir, ./recipes, the user's config dir, the built-in catalog."""
     dirs = [Path(explicit)] if explicit else []
-    if explicit and not _is_dir(explicit):
+    if explicit and not checked_path(explicit, "--recipes-dir").is_dir():
         raise ConfigError(f"{values.shown(explicit)}: recipes directory not found")
     dirs += [Path("recipes"), config_dir() / "recipes", builtin_dir("recipes")]
     unique: list[Path] = []
@@ -161,15 +163,6 @@ def recipe_dirs(explicit: str | None) -> list[Path]:
         if directory.is_dir() and all(not _same(directory, seen) for seen in unique):
             unique.append(directory)
     return unique
-
-
-def _is_dir(raw: str) -> bool:
-    """Whether --recipes-dir names a directory; a path too long for the OS is refused first."""
-    try:
-        values.local_path(raw)
-    except ValueError as exc:
-        raise ConfigError(f"--recipes-dir {values.shown(raw)}: {exc}") from None
-    return Path(raw).is_dir()
 
 
 def _same(a: Path, b: Path) -> bool:

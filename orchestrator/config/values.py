@@ -55,11 +55,16 @@ def name(value: str) -> str:
 def local_path(value: str) -> str:
     """A path on this machine: one line, no longer than the OS allows."""
     plain_text(value)
-    if len(value.encode()) > MAX_PATH:
+    if len(_encoded(value)) > MAX_PATH:
         raise ValueError(f"is too long for a path; the limit is {MAX_PATH} bytes")
-    if any(len(part.encode()) > MAX_COMPONENT for part in value.split("/")):
+    if any(len(_encoded(part)) > MAX_COMPONENT for part in value.split("/")):
         raise ValueError(f"has a path component longer than {MAX_COMPONENT} bytes")
     return value
+
+
+def _encoded(text: str) -> bytes:
+    """Bytes of a path as the OS sees it; argv may carry undecodable bytes as surrogates."""
+    return text.encode("utf-8", "surrogatepass")
 
 
 def ip_literal(value: str) -> str:

@@ -17,6 +17,8 @@ STR_TAG = "tag:yaml.org,2002:str"
 MERGE_TAG = "tag:yaml.org,2002:merge"
 YAML11_BOOLEANS = frozenset(w for word in ("yes", "no", "on", "off") for w in (word, word.title(), word.upper()))
 _REFUSED_TAGS = ("binary", "timestamp", "set", "omap", "pairs")
+# A "\ud800" escape yields half a UTF-16 pair: no terminal, file or SSH channel can encode it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class RefusedYAML(yaml.MarkedYAMLError):
@@ -86,6 +88,9 @@ class _Composer(yaml.composer.Composer):
     def _measure(self, node: Any) -> None:
         """Record the expanded size and height of node (children first), refusing a billion laughs."""
         if isinstance(node, yaml.ScalarNode):
+            if _SURROGATE.search(node.value):
+                raise _refuse(node.start_mark, "contains an unpaired UTF-16 surrogate escape (\\ud800-\\udfff), "
+                                               "which is not a character; remove it")
             size, height = 1 + len(node.value), 1
         else:
             children = [self._sizes[id(c)] for c in _children(node)]

@@ -12,7 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from orchestrator.config import yamlload
-from orchestrator.config.values import shown
+from orchestrator.config.values import MAX_TEXT, shown
 from orchestrator.errors import ConfigError
 
 
@@ -99,21 +99,29 @@ def _problem(exc: yaml.YAMLError) -> str:
 
 
 def _walk(node: yaml.Node, prefix: tuple, doc: YamlDocument) -> None:
-    """Record the line of every key and refuse plain yes/no/on/off values."""
+    """Record the line of every key; refuse runaway text and plain yes/no/on/off values."""
     if isinstance(node, yaml.ScalarNode):
-        if node.style is None and node.tag == yamlload.STR_TAG and node.value in yamlload.YAML11_BOOLEANS:
-            raise ConfigError(f"{doc.path}:{node.start_mark.line + 1}: {_dotted(prefix)}: '{node.value}' is a "
-                              "boolean in YAML 1.1 but text in YAML 1.2; write true or false, or quote it "
-                              f"('{node.value}') if you mean the text")
+        _check_scalar(node, prefix, doc, is_key=False)
     elif isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key_path = (*prefix, key_node.value)
+            _check_scalar(key_node, key_path, doc, is_key=True)
             doc.lines.setdefault(key_path, key_node.start_mark.line + 1)
             _walk(value_node, key_path, doc)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             doc.lines[(*prefix, index)] = item.start_mark.line + 1
             _walk(item, (*prefix, index), doc)
+
+
+def _check_scalar(node: yaml.ScalarNode, key_path: tuple, doc: YamlDocument, is_key: bool) -> None:
+    """Refuse text over MAX_TEXT, and a YAML 1.1 boolean word written as a plain value."""
+    where = f"{doc.path}:{node.start_mark.line + 1}: {_dotted(key_path)}"
+    if len(node.value) > MAX_TEXT:
+        raise ConfigError(f"{where}: {len(node.value):,} characters; the limit is {MAX_TEXT:,}")
+    if not is_key and node.style is None and node.tag == yamlload.STR_TAG and node.value in yamlload.YAML11_BOOLEANS:
+        raise ConfigError(f"{where}: '{node.value}' is a boolean in YAML 1.1 but text in YAML 1.2; "
+                          f"write true or false, or quote it ('{node.value}') if you mean the text")
 
 
 def _dotted(key_path: Sequence) -> str:
