@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from orchestrator.config import values
 from orchestrator.config.yamlsource import raise_validation_error, read_yaml
@@ -16,6 +16,7 @@ Name = Annotated[str, AfterValidator(values.name)]
 IP = Annotated[str, AfterValidator(values.ip_literal)]
 Text = Annotated[str, AfterValidator(values.plain_text)]
 LocalPath = Annotated[str, AfterValidator(values.local_path)]
+Port = Annotated[int, Field(ge=1, le=65535, strict=True)]
 Mount = Annotated[str, AfterValidator(values.mount_spec)]
 Ulimit = Annotated[str | int, AfterValidator(values.ulimit_value)]
 
@@ -40,13 +41,13 @@ class Defaults(_Frozen):
     """Inventory-wide settings every node inherits."""
 
     user: Name = "root"
-    port: int = 22
+    port: Port = 22
     ssh_key: LocalPath | None = None
     known_hosts: LocalPath | None = None
     ssh_config: LocalPath | None = None
-    api_port: int = 8000
-    ray_port: int = 6379
-    proxy_port: int = 4000
+    api_port: Port = 8000
+    ray_port: Port = 6379
+    proxy_port: Port = 4000
     proxy_image: Text = "litellm/litellm:v1.108.7"
     mounts: dict[Name, Mount | None] = {}
     ulimits: dict[Name, Ulimit | None] = {}
@@ -61,7 +62,7 @@ class Node(_Frozen):
     fabric_if: Name | None = None
     rdma_dev: Name | None = None
     user: Name | None = None
-    port: int | None = None
+    port: Port | None = None
     ssh_key: LocalPath | None = None
 
     @property
