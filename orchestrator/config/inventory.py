@@ -98,7 +98,7 @@ class Inventory(_Frozen):
             if node.name == node_name:
                 return node
         known = ", ".join(n.name for n in self.nodes)
-        raise ConfigError(f"{self.source}: no node named '{node_name}'; the inventory has: {known}")
+        raise ConfigError(f"{self.source}: no node named '{values.shown(node_name)}'; the inventory has: {known}")
 
     def user_of(self, node: Node) -> str:
         """The SSH user for a node."""

@@ -66,16 +66,16 @@ POSITIVE_INT_ARGS = ("tensor-parallel-size", "pipeline-parallel-size", "data-par
 def arg_problem(key: str, value: Any) -> str | None:
     """What is wrong with one recipe arg, or None."""
     if not values.ARG_NAME_PATTERN.match(key):
-        return f"'{key}' is not a vLLM flag name; write it without '--', e.g. max-model-len"
+        return f"'{values.shown(key)}' is not a vLLM flag name; write it without '--', e.g. max-model-len"
     if key in RESERVED_ARGS:
         return f"'{key}' is set by sparkctl; remove it from the recipe"
     if value is None:
         return None
     if key in POSITIVE_INT_ARGS and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        return f"must be a positive whole number, got {value!r}"
+        return f"must be a positive whole number, got {values.shown(repr(value))}"
     if key == "gpu-memory-utilization" and (isinstance(value, bool) or not isinstance(value, (int, float))
                                             or not 0 < value <= 1):
-        return f"must be a fraction between 0 and 1 (e.g. 0.85), got {value!r}"
+        return f"must be a fraction between 0 and 1 (e.g. 0.85), got {values.shown(repr(value))}"
     items = value if isinstance(value, list) else [value]
     for item in items:
         if isinstance(item, (dict, list)) and not isinstance(value, dict):
@@ -283,10 +283,10 @@ def with_overrides(recipe: Recipe, arg_overrides: dict[str, Any], env_overrides:
         return recipe
     for key, value in arg_overrides.items():
         if problem := arg_problem(key, value):
-            raise ConfigError(f"--set {key}: {problem}")
+            raise ConfigError(f"--set {values.shown(key)}: {problem}")
     for key, value in env_overrides.items():
         if problem := env_problem(value):
-            raise ConfigError(f"-e {key}: {problem}")
+            raise ConfigError(f"-e {values.shown(key)}: {problem}")
     data = recipe.model_dump()
     data["args"] = merge(data["args"], arg_overrides)
     data["env"] = merge(data["env"], env_overrides)

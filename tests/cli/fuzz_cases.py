@@ -138,9 +138,18 @@ def _top_level(rng: random.Random, data: Any) -> Any:
     return rng.choice([[data], "text", 5, None, [], [1, 2], True, {"nested": data}])
 
 
+def _extends(rng: random.Random, data: Any) -> Any:
+    if not isinstance(data, dict) or "nodes" in data:
+        return _type_swap(rng, data)
+    data["extends"] = rng.choice(["gpt-oss-20b", "fuzz", "missing-parent", "../fuzz", "x" * 200, 5, None, ["a"],
+                                  "gpt-oss-20b.yaml", "-rf", "GPT-OSS-20B"])
+    return data
+
+
 DATA_MUTATIONS: dict[str, Callable[[random.Random, Any], Any]] = {
     "type-swap": _type_swap, "huge-string": _huge_string, "control-char": _control, "deep-nesting": _deep,
     "unknown-key": _unknown_key, "number": _number, "delete-key": _delete, "top-level": _top_level,
+    "extends": _extends,
 }
 
 
@@ -234,3 +243,26 @@ def base_recipe(topology: str) -> dict[str, Any]:
     if topology == "cluster":
         recipe["args"].update({"tensor-parallel-size": 2, "enforce-eager": True})
     return recipe
+
+
+ARG_PIECES = ["", "x", "-", "=", "a" * 300, "a" * 5000, "/" * 5000, "../" * 50, "\x1b[2J",
+              "on", "yes", "&a [*a]", "{a: 1, a: 2}", "!!binary aGk=", "9" * 5000, "[" * 100, "é", " ", "\t", "~",
+              "gpt-oss-20b", "max-model-len", "tensor-parallel-size", "HF_TOKEN", ".nan", "-1", "1e400"]
+
+
+def cli_args(seed: int, count: int) -> list[list[str]]:
+    """count hostile command lines for `plan`: odd recipe names, --set, -e, --nodes and paths.
+
+    No bare `--` (click prints that usage error itself) and no surrogates: sys.stderr escapes them, the
+    test capture does not; surrogates reach sparkctl through files, which the file fuzz covers.
+    """
+    rng = random.Random(seed)
+    made = []
+    for _ in range(count):
+        piece = lambda: "".join(rng.choice(ARG_PIECES) for _ in range(rng.randint(1, 3)))  # noqa: E731
+        recipe = rng.choice(["gpt-oss-20b", piece()])
+        extra = rng.choice([["--set", f"{piece()}={piece()}"], ["--set", f"max-model-len={piece()}"],
+                            ["-e", f"{piece()}={piece()}"], ["--nodes", piece()], []])
+        front = rng.choice([["--recipes-dir", piece()], ["--templates-dir", "/nonexistent"], []])
+        made.append([*front, "plan", rng.choice(["solo", "cluster"]), recipe, *extra])
+    return made

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fuzz_cases import Case, base_file, cases
+from fuzz_cases import Case, base_file, cases, cli_args
 
 SEED = 20240611
 BATCHES = 12
@@ -58,3 +58,17 @@ def test_fuzz_covers_every_mutation():
     kinds = {case.kind for batch in range(BATCHES) for case in cases(SEED + batch, PER_BATCH)}
     assert len(kinds) >= 20, sorted(kinds)
     assert BATCHES * PER_BATCH >= 500
+
+
+def test_hostile_command_lines_never_crash(sparkctl, write):
+    inventory = write("inventory.yaml", base_file("inventory", "solo").decode())
+    problems = []
+    for index, argv in enumerate(cli_args(SEED, 150)):
+        try:
+            outcome = sparkctl(*argv, inventory=inventory)
+        except Exception as exc:  # noqa: BLE001 - any escape from the CLI's error boundary is the finding
+            problems.append(f"case {index} {argv!r:.300}: {type(exc).__name__}: {str(exc)[:200]}")
+            continue
+        if outcome.code not in (0,) and not outcome.err.startswith(("error: ", "Error: ", "Usage: ")):
+            problems.append(f"case {index} {argv!r:.300}: {outcome.err[:300]!r}")
+    assert not problems, "\n".join(problems[:10])
