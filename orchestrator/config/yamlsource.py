@@ -116,12 +116,15 @@ def _walk(node: yaml.Node, prefix: tuple, doc: YamlDocument) -> None:
 
 def _check_scalar(node: yaml.ScalarNode, key_path: tuple, doc: YamlDocument, is_key: bool) -> None:
     """Refuse text over MAX_TEXT, and a YAML 1.1 boolean word written as a plain value."""
-    where = f"{doc.path}:{node.start_mark.line + 1}: {_dotted(key_path)}"
     if len(node.value) > MAX_TEXT:
-        raise ConfigError(f"{where}: {len(node.value):,} characters; the limit is {MAX_TEXT:,}")
+        raise _scalar_error(node, key_path, doc, f"{len(node.value):,} characters; the limit is {MAX_TEXT:,}")
     if not is_key and node.style is None and node.tag == yamlload.STR_TAG and node.value in yamlload.YAML11_BOOLEANS:
-        raise ConfigError(f"{where}: '{node.value}' is a boolean in YAML 1.1 but text in YAML 1.2; "
-                          f"write true or false, or quote it ('{node.value}') if you mean the text")
+        raise _scalar_error(node, key_path, doc, f"'{node.value}' is a boolean in YAML 1.1 but text in YAML 1.2; "
+                            f"write true or false, or quote it ('{node.value}') if you mean the text")
+
+
+def _scalar_error(node: yaml.ScalarNode, key_path: tuple, doc: YamlDocument, problem: str) -> ConfigError:
+    return ConfigError(f"{doc.path}:{node.start_mark.line + 1}: {_dotted(key_path)}: {problem}")
 
 
 def _dotted(key_path: Sequence) -> str:
