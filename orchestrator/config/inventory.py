@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from orchestrator.config import values
 from orchestrator.config.yamlsource import raise_validation_error, read_yaml
@@ -15,6 +15,8 @@ from orchestrator.errors import ConfigError
 Name = Annotated[str, AfterValidator(values.name)]
 IP = Annotated[str, AfterValidator(values.ip_literal)]
 Text = Annotated[str, AfterValidator(values.plain_text)]
+LocalPath = Annotated[str, AfterValidator(values.local_path)]
+Port = Annotated[int, Field(ge=1, le=65535, strict=True)]
 Mount = Annotated[str, AfterValidator(values.mount_spec)]
 Ulimit = Annotated[str | int, AfterValidator(values.ulimit_value)]
 
@@ -39,13 +41,13 @@ class Defaults(_Frozen):
     """Inventory-wide settings every node inherits."""
 
     user: Name = "root"
-    port: int = 22
-    ssh_key: Text | None = None
-    known_hosts: Text | None = None
-    ssh_config: Text | None = None
-    api_port: int = 8000
-    ray_port: int = 6379
-    proxy_port: int = 4000
+    port: Port = 22
+    ssh_key: LocalPath | None = None
+    known_hosts: LocalPath | None = None
+    ssh_config: LocalPath | None = None
+    api_port: Port = 8000
+    ray_port: Port = 6379
+    proxy_port: Port = 4000
     proxy_image: Text = "litellm/litellm:v1.108.7"
     mounts: dict[Name, Mount | None] = {}
     ulimits: dict[Name, Ulimit | None] = {}
@@ -60,8 +62,8 @@ class Node(_Frozen):
     fabric_if: Name | None = None
     rdma_dev: Name | None = None
     user: Name | None = None
-    port: int | None = None
-    ssh_key: Text | None = None
+    port: Port | None = None
+    ssh_key: LocalPath | None = None
 
     @property
     def ray_ip(self) -> str:
@@ -96,7 +98,7 @@ class Inventory(_Frozen):
             if node.name == node_name:
                 return node
         known = ", ".join(n.name for n in self.nodes)
-        raise ConfigError(f"{self.source}: no node named '{node_name}'; the inventory has: {known}")
+        raise ConfigError(f"{self.source}: no node named '{values.shown(node_name)}'; the inventory has: {known}")
 
     def user_of(self, node: Node) -> str:
         """The SSH user for a node."""
@@ -160,14 +162,23 @@ def find_inventory(explicit: str | None) -> Path:
     """The inventory path: --inventory, $SPARKCTL_INVENTORY, ./inventory.yaml, then the XDG config dir."""
     candidates = [explicit, os.environ.get("SPARKCTL_INVENTORY"), "inventory.yaml", str(config_dir() / "inventory.yaml")]
     for candidate in candidates:
-        if candidate and Path(candidate).is_file():
+        if candidate and checked_path(candidate, "inventory").is_file():
             return Path(candidate)
         if candidate and candidate in (explicit, os.environ.get("SPARKCTL_INVENTORY")):
-            raise ConfigError(f"{candidate}: inventory file not found")
+            raise ConfigError(f"{values.shown(candidate)}: inventory file not found")
     raise ConfigError(
         "no inventory found: pass --inventory FILE, set SPARKCTL_INVENTORY, "
         f"or create ./inventory.yaml or {config_dir() / 'inventory.yaml'}"
     )
+
+
+def checked_path(raw: str, label: str) -> Path:
+    """A path from the command line or environment, refused before the OS would call it too long."""
+    try:
+        values.local_path(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{label} {values.shown(raw)}: {exc}") from None
+    return Path(raw)
 
 
 def config_dir() -> Path:

@@ -12,7 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from orchestrator.config import values
 from orchestrator.config.formats.detect import recipe_format, to_native
-from orchestrator.config.inventory import config_dir
+from orchestrator.config.inventory import checked_path, config_dir
 from orchestrator.config.mods import mod_digest, mod_problem
 from orchestrator.config.paths import builtin_dir
 from orchestrator.config.yamlsource import YamlDocument, did_you_mean, raise_validation_error, read_yaml
@@ -78,16 +78,16 @@ POSITIVE_INT_ARGS = ("tensor-parallel-size", "pipeline-parallel-size", "data-par
 def arg_problem(key: str, value: Any) -> str | None:
     """What is wrong with one recipe arg, or None."""
     if not values.ARG_NAME_PATTERN.match(key):
-        return f"'{key}' is not a vLLM flag name; write it without '--', e.g. max-model-len"
+        return f"'{values.shown(key)}' is not a vLLM flag name; write it without '--', e.g. max-model-len"
     if key in RESERVED_ARGS:
         return f"'{key}' is set by sparkctl; remove it from the recipe"
     if value is None:
         return None
     if key in POSITIVE_INT_ARGS and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        return f"must be a positive whole number, got {value!r}"
+        return f"must be a positive whole number, got {values.shown(repr(value))}"
     if key == "gpu-memory-utilization" and (isinstance(value, bool) or not isinstance(value, (int, float))
                                             or not 0 < value <= 1):
-        return f"must be a fraction between 0 and 1 (e.g. 0.85), got {value!r}"
+        return f"must be a fraction between 0 and 1 (e.g. 0.85), got {values.shown(repr(value))}"
     items = value if isinstance(value, list) else [value]
     for item in items:
         if isinstance(item, (dict, list)) and not isinstance(value, dict):
@@ -102,6 +102,8 @@ def arg_problem(key: str, value: Any) -> str | None:
 
 def env_problem(value: Any) -> str | None:
     """What is wrong with one env value, or None (a leading '-' is fine after KEY=)."""
+    if isinstance(value, str) and len(value) > values.MAX_TEXT:
+        return f"is {len(value):,} characters long; the limit is {values.MAX_TEXT:,}"
     if isinstance(value, str) and any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
         return "contains a control character (newline, tab, ...); use plain one-line text"
     return None
@@ -177,8 +179,8 @@ _FIELDS = {(): tuple(RecipeFile.model_fields), ("benchmark",): tuple(Benchmark.m
 def recipe_dirs(explicit: str | None) -> list[Path]:
     """The search path: --recipes-dir, ./recipes, the user's config dir, the built-in catalog."""
     dirs = [Path(explicit)] if explicit else []
-    if explicit and not dirs[0].is_dir():
-        raise ConfigError(f"{explicit}: recipes directory not found")
+    if explicit and not checked_path(explicit, "--recipes-dir").is_dir():
+        raise ConfigError(f"{values.shown(explicit)}: recipes directory not found")
     dirs += [Path("recipes"), config_dir() / "recipes", builtin_dir("recipes")]
     unique: list[Path] = []
     for directory in dirs:
@@ -208,10 +210,14 @@ class RecipeBook:
     def path_of(self, recipe_name: str) -> Path:
         """The file that defines recipe_name (a name on the search path, or a path to a file)."""
         if is_recipe_path(recipe_name):
-            path = Path(recipe_name).expanduser()
+            path = checked_path(recipe_name, "recipe file").expanduser()
             if not path.is_file():
                 raise ConfigError(f"{recipe_name}: recipe file not found")
             return path
+        try:
+            values.name(recipe_name)
+        except ValueError as exc:
+            raise ConfigError(f"not a recipe name: {exc}; list them with 'sparkctl recipes list'") from None
         for directory in self.dirs:
             candidate = directory / f"{recipe_name}.yaml"
             if candidate.is_file():
@@ -348,10 +354,10 @@ def with_overrides(recipe: Recipe, arg_overrides: dict[str, Any], env_overrides:
         return recipe
     for key, value in arg_overrides.items():
         if problem := arg_problem(key, value):
-            raise ConfigError(f"--set {key}: {problem}")
+            raise ConfigError(f"--set {values.shown(key)}: {problem}")
     for key, value in env_overrides.items():
         if problem := env_problem(value):
-            raise ConfigError(f"-e {key}: {problem}")
+            raise ConfigError(f"-e {values.shown(key)}: {problem}")
     data = recipe.model_dump()
     data["args"] = merge(data["args"], arg_overrides)
     data["env"] = merge(data["env"], env_overrides)

@@ -6,8 +6,11 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
 from orchestrator.config.inventory import Inventory, Node, find_inventory, load_inventory
-from orchestrator.config.values import env_name, is_secret_name
+from orchestrator.config.values import MAX_TEXT, env_name, is_secret_name, shown
+from orchestrator.config.yamlsource import load_value
 from orchestrator.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -40,20 +43,28 @@ class Settings:
 
 
 def parse_sets(pairs: tuple[str, ...]) -> dict[str, Any]:
-    """`--set key=value` into recipe arg overrides; values parse as YAML scalars (true, 0.8, 4096)."""
-    import yaml
-
+    """`--set key=value` into recipe arg overrides; values are YAML 1.2 (true, 0.8, 4096; `on`, `no` stay text)."""
     overrides: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key:
-            raise ConfigError(f"--set {pair}: expected key=value, e.g. --set max-model-len=8192")
-        try:
-            overrides[key.removeprefix("--")] = None if raw == "" else yaml.safe_load(raw)
-        except yaml.YAMLError:
-            raise ConfigError(f"--set {pair}: cannot read the value; quote it as a YAML string, "
-                              f"e.g. --set '{key}=\"...\"'") from None
+            raise ConfigError(f"--set {shown(pair)}: expected key=value, e.g. --set max-model-len=8192")
+        overrides[key.removeprefix("--")] = _set_value(key, raw)
     return overrides
+
+
+def _set_value(key: str, raw: str) -> Any:
+    """One `--set` value read as a recipe file reads values; empty means delete."""
+    if raw == "":
+        return None
+    if len(raw) > MAX_TEXT:
+        raise ConfigError(f"--set {shown(key)}: the value is {len(raw):,} characters long; the limit is {MAX_TEXT:,}")
+    try:
+        return load_value(raw)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or "not YAML"
+        raise ConfigError(f"--set {shown(key)}: cannot read the value ({problem}); quote it as a YAML string, "
+                          f"e.g. --set '{shown(key)}=\"...\"'") from None
 
 
 def parse_env(pairs: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str]]:
