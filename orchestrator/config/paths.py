@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent.parent
+
+
+def state_dir() -> Path:
+    """sparkctl's per-user state dir (XDG): failure logs, kept across runs."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return Path(base) / "sparkctl"
 
 
 def builtin_dir(kind: str) -> Path:

@@ -10,6 +10,7 @@ from orchestrator.config.rules import Finding, errors, lint
 from orchestrator.config.settings import Settings, operator_secrets, parse_env, parse_sets, split_nodes
 from orchestrator.errors import ExecutionError, LintError, SparkctlError, StateConflict
 from orchestrator.ops import proxy
+from orchestrator.ops.failures import save_failure_logs
 from orchestrator.ops.health import run_probes, verdict
 from orchestrator.plan import planner
 from orchestrator.plan.data import Deployment, Plan
@@ -138,6 +139,7 @@ def _run_or_roll_back(current: Session, plan: Plan, keep_on_failure: bool) -> Re
         return current.run(plan, report)
     except (SparkctlError, KeyboardInterrupt) as exc:
         reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        _keep_evidence(current, plan.deployment)
         if keep_on_failure:
             console.warn(f"up {reason}; --keep-on-failure: containers left as they are for inspection")
         else:
@@ -145,6 +147,14 @@ def _run_or_roll_back(current: Session, plan: Plan, keep_on_failure: bool) -> Re
         if isinstance(exc, KeyboardInterrupt):
             raise ExecutionError(f"up interrupted; {'kept' if keep_on_failure else 'rolled back'}") from None
         raise
+
+
+def _keep_evidence(current: Session, deployment: Deployment) -> None:
+    """Save the containers' last logs locally before rollback deletes them; never mask the failure itself."""
+    try:
+        console.warn(f"the containers' last log lines are saved in {save_failure_logs(current, deployment)}")
+    except (SparkctlError, OSError) as exc:
+        console.warn(f"could not save the containers' logs: {exc}")
 
 
 def _roll_back(current: Session, deployment: Deployment, reason: str) -> None:

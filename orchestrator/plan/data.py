@@ -65,6 +65,8 @@ class Phase:
     steps: tuple[Step, ...]
     kind: PhaseKind = PhaseKind.SCRIPT
     agree_on: tuple[str, ...] = ()
+    # A tolerant phase reports a node that fails (or cannot be reached) instead of failing the run.
+    tolerant: bool = False
 
 
 @dataclass(frozen=True)

@@ -181,6 +181,15 @@ def plan_teardown(nodes: tuple[Node, ...], deployment_id: str | None = None,
     return Plan(action="down", phases=(Phase("teardown", "Teardown", steps),))
 
 
+def plan_failure_logs(nodes: tuple[Node, ...], deployment_id: str, templates_dir: str | None = None,
+                      tail: int = 400) -> Plan:
+    """The last log lines of a deployment's containers on every node, read whatever state the nodes are in."""
+    script = render("logs", templates_dir, options=["--tail", str(tail)], filter=f"label={LABEL}={deployment_id}",
+                    go_name="{{.Names}}")
+    steps = tuple(Step(n.name, "read the containers' last log lines", script, 30) for n in nodes)
+    return Plan(action="failure-logs", phases=(Phase("failure-logs", "Save logs", steps, tolerant=True),))
+
+
 def plan_status(nodes: tuple[Node, ...], templates_dir: str | None = None) -> Plan:
     """Read every sparkctl container's labels and state from the nodes."""
     script = render("status", templates_dir, filter=f"label={LABEL}", go_format=GO_STATUS)

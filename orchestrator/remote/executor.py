@@ -16,6 +16,7 @@ from orchestrator.remote.transport import Result, Transport
 from orchestrator.report.events import Event
 
 STDERR_TAIL = 12
+FAILED = -1
 
 
 @dataclass
@@ -26,8 +27,12 @@ class Report:
     seconds: dict[str, float] = field(default_factory=dict)
 
     def facts(self, phase: str) -> dict[str, dict[str, str]]:
-        """Per node, the key=value facts a phase printed."""
-        return {r.node: r.facts() for r in self.results.get(phase, [])}
+        """Per node, the key=value facts a phase printed (nodes a tolerant phase could not run on left out)."""
+        return {r.node: r.facts() for r in self.results.get(phase, []) if r.exit_code != FAILED}
+
+    def failed(self, phase: str) -> dict[str, str]:
+        """Per node, why a tolerant phase could not run there."""
+        return {r.node: r.stderr for r in self.results.get(phase, []) if r.exit_code == FAILED}
 
 
 def failure_message(phase: str, step: Step, result: Result) -> str:
@@ -70,11 +75,13 @@ class Executor:
         return results
 
     def _parallel(self, phase: Phase, runner) -> list[Result]:
-        if len(phase.steps) == 1:
+        if len(phase.steps) == 1 and not phase.tolerant:
             return [runner(phase, phase.steps[0])]
         with ThreadPoolExecutor(max_workers=min(32, len(phase.steps))) as pool:
             futures = [pool.submit(runner, phase, step) for step in phase.steps]
             outcomes = [_outcome(f) for f in futures]
+        if phase.tolerant:
+            return [_as_failed_result(o, step) for o, step in zip(outcomes, phase.steps, strict=True)]
         errors = [o for o in outcomes if isinstance(o, BaseException)]
         if errors:
             raise _combine(errors)
@@ -158,6 +165,15 @@ def _naming_phase(runner):
                 raise
             raise ConnectionFailed(f"phase {phase.name} failed on {step.node}: {exc}") from None
     return run
+
+
+def _as_failed_result(outcome, step: Step) -> Result:
+    """In a tolerant phase a node's failure is a result with exit code -1 and the reason as stderr."""
+    if isinstance(outcome, SparkctlError):
+        return Result(step.node, FAILED, "", str(outcome), 0.0)
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
 
 
 def _outcome(future):

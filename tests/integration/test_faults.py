@@ -24,11 +24,15 @@ def test_node_unreachable_before_up_starts_nothing(spark):
     assert spark.containers(1) == []
 
 
-def test_server_crash_during_load_shows_its_logs_and_rolls_back(spark):
+def test_server_crash_during_load_shows_its_logs_and_rolls_back(spark, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
     result = spark.run("up", "solo", SOLO_RECIPE, "-e", "VLLM_STANDIN_FAULT=crash-during-load")
     assert_failed(result, "phase readiness failed on spark1", "exited", "rolled back")
     assert "OutOfMemory" in result.stderr or "out of memory" in result.stderr.lower()
     assert spark.no_containers_anywhere()
+    [saved] = (tmp_path / "sparkctl" / "failures").glob("*/spark1.log")
+    assert str(saved.parent) in result.stderr, "the path of the saved logs is printed"
+    assert "vllm | " in saved.read_text() and "out of memory" in saved.read_text().lower()
 
 
 def test_server_never_ready_hits_the_deadline_and_rolls_back(spark):
