@@ -14,6 +14,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from orchestrator.config import keys
 from tests.benchdata import book_text, build_tokenizer
 from tests.sim import Cluster
 
@@ -31,10 +32,11 @@ def sparkctl(*args: str, inventory: Path) -> None:
 
 
 def ask(endpoint: str, model: str) -> str:
-    """One chat completion against the deployed endpoint."""
+    """One chat completion against the deployed endpoint, with the API key `up` generated."""
     body = {"model": model, "messages": [{"role": "user", "content": "Hello, Spark!"}], "max_tokens": 8}
+    key = keys.load_key(create=False, kind=keys.API)
     request = urllib.request.Request(f"{endpoint}/chat/completions", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.loads(response.read())["choices"][0]["message"]["content"]
 

@@ -14,8 +14,8 @@ from typing import Any
 from orchestrator.bench import store, tool
 from orchestrator.bench.http import http_json, http_problem
 from orchestrator.bench.report import compare_tables
+from orchestrator.config import keys
 from orchestrator.config.inventory import find_inventory
-from orchestrator.config.keys import key_path, load_key
 from orchestrator.errors import ConfigError, ExecutionError, SparkctlError
 from orchestrator.plan.data import Phase, Plan, Step
 from orchestrator.plan.templates import render
@@ -82,11 +82,12 @@ def find_target(live: list[Container]) -> Target:
                   endpoint or labels["sparkctl.endpoint"], labels.get("sparkctl.served-name", ""), role)
 
 
-def proxy_key() -> str:
-    """The proxy's key: $SPARKCTL_PROXY_KEY, else the key file `up replicas` wrote."""
-    key = load_key(create=False)
+def endpoint_key(via: str) -> str:
+    """The key the endpoint checks: the proxy's in front of replicas, else vLLM's API key (from env or `up`'s file)."""
+    kind = keys.PROXY if via == "proxy" else keys.API
+    key = keys.load_key(create=False, kind=kind)
     if not key:
-        raise ConfigError(f"the proxy needs its key: set $SPARKCTL_PROXY_KEY or restore {key_path()}")
+        raise ConfigError(f"the endpoint needs {kind.what}: set ${kind.env} or restore {kind.path()}")
     return key
 
 
@@ -161,7 +162,7 @@ def run_bench(settings, request: Request) -> None:
     with session(settings, inventory) as current:
         target = find_target(current.containers(inventory.nodes))
         recipe, recipe_args = _recipe(settings, target)
-        api_key = proxy_key() if target.via == "proxy" else None
+        api_key = endpoint_key(target.via)
         _check_endpoint(target, api_key)
         images = _images(current, target)
     model = (recipe or {}).get("model") or target.served_name

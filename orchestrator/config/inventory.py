@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -19,6 +19,7 @@ LocalPath = Annotated[str, AfterValidator(values.local_path)]
 Port = Annotated[int, Field(ge=1, le=65535, strict=True)]
 Mount = Annotated[str, AfterValidator(values.mount_spec)]
 Ulimit = Annotated[str | int, AfterValidator(values.ulimit_value)]
+NameList = Annotated[str, AfterValidator(values.name_list)]
 
 DEFAULT_MOUNTS = {
     "huggingface": "~/.cache/huggingface:/root/.cache/huggingface",
@@ -51,6 +52,11 @@ class Defaults(_Frozen):
     proxy_image: Text = "litellm/litellm:v1.108.7"
     mounts: dict[Name, Mount | None] = {}
     ulimits: dict[Name, Ulimit | None] = {}
+    # How RDMA devices reach a cluster's containers: the devices and IPC_LOCK only (least privilege, eugr's
+    # non-privileged mode), the whole host (--privileged), or not at all (NCCL then falls back to TCP sockets).
+    rdma: Literal["devices", "privileged", "off"] = "devices"
+    # Ray >= 2.52 checks a shared token on every connection; without it whoever reaches Ray's ports runs code.
+    ray_auth: Literal["token", "off"] = "token"
 
 
 class Node(_Frozen):
@@ -60,10 +66,16 @@ class Node(_Frozen):
     ip: IP
     fabric_ip: IP | None = None
     fabric_if: Name | None = None
-    rdma_dev: Name | None = None
+    rdma_dev: NameList | tuple[Name, ...] | None = None
     user: Name | None = None
     port: Port | None = None
     ssh_key: LocalPath | None = None
+
+    @property
+    def rdma_devices(self) -> tuple[str, ...]:
+        """The node's active RoCE devices (a ConnectX-7 shows two), from `rdma_dev: a,b` or a list."""
+        raw = self.rdma_dev or ()
+        return tuple(d.strip() for d in (raw.split(",") if isinstance(raw, str) else raw) if d.strip())
 
     @property
     def ray_ip(self) -> str:

@@ -52,6 +52,13 @@ def name(value: str) -> str:
     return value
 
 
+def name_list(value: str) -> str:
+    """Comma-separated names (e.g. RDMA devices `rocep1s0f1,roceP2p1s0f1`), each a valid name."""
+    for part in value.split(","):
+        name(part.strip())
+    return value
+
+
 def local_path(value: str) -> str:
     """A path on this machine: one line, no longer than the OS allows."""
     plain_text(value)

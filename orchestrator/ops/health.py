@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from orchestrator.plan import probes
+from orchestrator.plan.argv import API_KEY_ENV
 from orchestrator.plan.data import Phase, Plan, Step
 from orchestrator.plan.proxy import API_LABEL, SECRET, ProxyRole
 from orchestrator.remote.readiness import Depth, probe_shortfall, stopped_container
@@ -30,19 +31,20 @@ def served_port(labels: dict[str, str]) -> int | None:
     return urlsplit(labels.get(API_LABEL) or labels.get("sparkctl.endpoint", "")).port
 
 
-def container_probe(container: Container, templates_dir: str | None, proxy_key: bool) -> Probe | None:
-    """The health probe of a running serving container (vLLM or the proxy), or None for other containers."""
+def container_probe(container: Container, templates_dir: str | None, known: set[str]) -> Probe | None:
+    """The health probe of a running serving container (vLLM or the proxy), or None for other containers.
+
+    known: the key names this workstation holds; without the key a server is only asked /health.
+    """
     role, port = container.labels.get("sparkctl.role"), served_port(container.labels)
     if not container.running or port is None or role not in (*SERVING_ROLES, ProxyRole.PROXY):
         return None
     served = container.labels.get("sparkctl.served-name", "")
-    if role == ProxyRole.PROXY:
-        key = SECRET if proxy_key else ""
-        script = probes.server_probe(templates_dir, container.name, port, served, probes.LITELLM, key_env=key)
-        step = Step(container.node, f"probe {container.name}", script, probes.PROBE_TIMEOUT, secrets=(key,) if key else ())
-        return Probe(container, step, Depth.TOKEN if key else Depth.HEALTH)
-    script = probes.server_probe(templates_dir, container.name, port, served)
-    return Probe(container, Step(container.node, f"probe {container.name}", script, probes.PROBE_TIMEOUT), Depth.TOKEN)
+    kind, key = (probes.LITELLM, SECRET) if role == ProxyRole.PROXY else (probes.VLLM, API_KEY_ENV)
+    key = key if key in known else ""
+    script = probes.server_probe(templates_dir, container.name, port, served, kind, key_env=key)
+    step = Step(container.node, f"probe {container.name}", script, probes.PROBE_TIMEOUT, secrets=(key,) if key else ())
+    return Probe(container, step, Depth.TOKEN if key else Depth.HEALTH)
 
 
 def run_probes(current: Session, steps: tuple[Step, ...]) -> list[Result]:
@@ -57,9 +59,9 @@ def verdict(result: Result, container: str, served_name: str, depth: Depth) -> s
     return stopped_container(result, container) or probe_shortfall(result.facts(), served_name, depth)
 
 
-def health_by_container(current: Session, containers: list[Container], proxy_key: bool) -> dict[tuple[str, str], str]:
+def health_by_container(current: Session, containers: list[Container], known: set[str]) -> dict[tuple[str, str], str]:
     """`ready` or `not ready: why` for each running serving container, keyed by (node, container)."""
-    found = [p for c in containers if (p := container_probe(c, current.settings.templates_dir, proxy_key))]
+    found = [p for c in containers if (p := container_probe(c, current.settings.templates_dir, known))]
     results = run_probes(current, tuple(p.step for p in found))
     health = {}
     for probe, result in zip(found, results, strict=True):

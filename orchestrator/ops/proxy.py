@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from orchestrator.config.keys import load_key
 from orchestrator.plan.data import Deployment
-from orchestrator.plan.proxy import BACKENDS_LABEL, SECRET, ProxyRole
+from orchestrator.plan.proxy import BACKENDS_LABEL, ProxyRole
 
 
 def backends_health(container_labels: dict[str, str], health_by_url: dict[str, str]) -> str:
     """Each backend of a proxy with the health its replica row reported."""
     backends = [b for b in container_labels.get(BACKENDS_LABEL, "").split(",") if b]
     return ", ".join(f"{url} {health_by_url.get(url, 'unknown')}" for url in backends)
-
-
-def secrets_for(deployment: Deployment) -> dict[str, str]:
-    """The proxy's key as a secret for `up replicas` (created on first use); nothing for other topologies."""
-    return {SECRET: load_key()} if deployment.topology == "replicas" else {}
 
 
 def extra_containers(deployment: Deployment) -> int:

@@ -6,23 +6,24 @@ from orchestrator.config import keys
 from orchestrator.config.settings import Settings
 from orchestrator.errors import ConfigError
 from orchestrator.ops import proxy
+from orchestrator.ops.credentials import stored_credentials
 from orchestrator.ops.health import SERVING_ROLES, health_by_container
-from orchestrator.plan.proxy import API_LABEL, SECRET, ProxyRole
+from orchestrator.plan.proxy import API_LABEL, ProxyRole
 from orchestrator.remote.session import session
 from orchestrator.remote.state import Container
 from orchestrator.report import console
 
 
 def status(settings: Settings, show_key: bool = False) -> None:
-    """Per node: deployment, role, recipe, hash, container state, health, endpoint; or only the proxy key."""
-    if show_key:
-        console.info(keys.load_key(create=False) or f"no proxy key yet; 'up replicas' creates {keys.key_path()}")
-        return
+    """Per node: deployment, role, recipe, hash, container state, health, endpoint; or only the endpoint's key."""
     inventory = settings.load_inventory()
-    key = _stored_proxy_key()
-    with session(settings, inventory, {SECRET: key} if key else None) as current:
+    secrets = stored_credentials()
+    with session(settings, inventory, secrets) as current:
         live = current.containers(inventory.nodes)
-        health = health_by_container(current, live, proxy_key=bool(key))
+        if show_key:
+            console.info(_endpoint_key(live))
+            return
+        health = health_by_container(current, live, set(secrets))
     rows = proxy.with_backends([_status_row(c, health) for c in live], [c.labels for c in live])
     if settings.json:
         console.emit_json(rows)
@@ -32,11 +33,15 @@ def status(settings: Settings, show_key: bool = False) -> None:
         console.table("sparkctl status", list(rows[0]), [list(r.values()) for r in rows])
 
 
-def _stored_proxy_key() -> str | None:
-    try:
-        return keys.load_key(create=False)
-    except ConfigError:
-        return None
+def _endpoint_key(live: list[Container]) -> str:
+    """The key clients send to what runs: the proxy's in front of replicas, else vLLM's API key."""
+    proxied = any(c.labels.get("sparkctl.role") == ProxyRole.PROXY for c in live)
+    kind = keys.PROXY if proxied else keys.API
+    key = keys.load_key(create=False, kind=kind)
+    if not key:
+        raise ConfigError(f"no {kind.what} on this workstation ({kind.path()}); 'sparkctl up' creates it, "
+                          f"or set ${kind.env} to the one the deployment was started with")
+    return key
 
 
 def _status_row(container: Container, health: dict[tuple[str, str], str]) -> dict[str, str]:

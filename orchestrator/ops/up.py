@@ -10,6 +10,7 @@ from orchestrator.config.rules import Finding, errors, lint
 from orchestrator.config.settings import Settings, operator_secrets, parse_env, parse_sets, split_nodes
 from orchestrator.errors import ExecutionError, LintError, SparkctlError, StateConflict
 from orchestrator.ops import proxy
+from orchestrator.ops.credentials import credentials
 from orchestrator.ops.failures import save_failure_logs
 from orchestrator.ops.health import run_probes, verdict
 from orchestrator.plan import planner
@@ -90,7 +91,7 @@ def up(settings: Settings, request: UpRequest, replace: bool, keep_on_failure: b
     plan = _up_plan(settings, request, deadlines)
     deployment = plan.deployment
     _warn_findings(request)
-    secrets = {**request.secrets, **proxy.secrets_for(deployment)}
+    secrets = {**request.secrets, **credentials(deployment, request.inventory)}
     with session(settings, request.inventory, secrets) as current, current.locked(request.layout.nodes):
         live = current.containers(request.layout.nodes)
         if _already_up(current, deployment, live, plan):

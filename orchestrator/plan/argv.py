@@ -25,7 +25,9 @@ RAY_PROBE = (
     'print("ray_nodes=" + json.dumps([[n["NodeManagerAddress"], n["Alive"], n["Resources"].get("GPU", 0)] '
     'for n in ray.nodes()]))'
 )
-SPREAD = json.dumps({"placement_group_options": {"strategy": "SPREAD"}}, separators=(",", ":"))
+# vLLM reads its API key from this variable, so the key never appears in `vllm serve`'s argv.
+API_KEY_ENV = "VLLM_API_KEY"
+RAY_TOKEN_ENV = "RAY_AUTH_TOKEN"
 
 
 def arg_flags(args: dict[str, Any]) -> list[str]:
@@ -66,7 +68,7 @@ def vllm_serve(recipe: Recipe, api_port: int, distributed: bool) -> list[str]:
 def ray_head(node: Node, ray_port: int) -> list[str]:
     """Ray head on the fabric address, as the container's main process."""
     return ["ray", "start", "--head", "--port", str(ray_port), "--node-ip-address", node.ray_ip,
-            "--disable-usage-stats", "--block"]
+            "--include-dashboard", "false", "--disable-usage-stats", "--block"]
 
 
 def ray_worker(node: Node, head: Node, ray_port: int) -> list[str]:
@@ -75,15 +77,28 @@ def ray_worker(node: Node, head: Node, ray_port: int) -> list[str]:
             "--disable-usage-stats", "--block"]
 
 
-def fabric_env(node: Node) -> dict[str, str]:
-    """Per-node env that pins Ray, NCCL, Gloo and UCX to the fabric link."""
-    env = {"VLLM_HOST_IP": node.ray_ip, "VLLM_DISTRIBUTED_EXECUTOR_CONFIG": SPREAD}
+def fabric_env(node: Node, inventory: Inventory) -> dict[str, str]:
+    """Per-node env that pins Ray, NCCL, Gloo and UCX to the fabric link and NCCL to the RoCE devices."""
+    env = {"VLLM_HOST_IP": node.ray_ip}
     if node.fabric_if:
         for key in ("NCCL_SOCKET_IFNAME", "GLOO_SOCKET_IFNAME", "TP_SOCKET_IFNAME", "UCX_NET_DEVICES"):
             env[key] = node.fabric_if
-    if node.rdma_dev:
-        env.update(NCCL_IB_HCA=node.rdma_dev, NCCL_IB_DISABLE="0")
+    if node.rdma_devices and inventory.defaults.rdma != "off":
+        env.update(NCCL_IB_HCA=",".join(node.rdma_devices), NCCL_IB_DISABLE="0")
+    elif node.rdma_devices:
+        env["NCCL_IB_DISABLE"] = "1"
+    if inventory.defaults.ray_auth == "token":
+        env["RAY_AUTH_MODE"] = "token"
     return env
+
+
+def rdma_options(node: Node, inventory: Inventory) -> list[str]:
+    """What lets NCCL use RDMA inside the container; without it NCCL silently falls back to TCP sockets."""
+    if not node.rdma_devices or inventory.defaults.rdma == "off":
+        return []
+    if inventory.defaults.rdma == "privileged":
+        return ["--privileged"]
+    return ["--device", "/dev/infiniband", "--cap-add", "IPC_LOCK"]
 
 
 def env_options(env: dict[str, str], secrets: tuple[str, ...]) -> list[str]:

@@ -52,6 +52,14 @@ def deployment_for(recipe: Recipe, layout: Layout, inventory: Inventory) -> Depl
     )
 
 
+def deployment_secret_names(topology: Topology, inventory: Inventory, operator: tuple[str, ...]) -> tuple[str, ...]:
+    """Secrets every container of a deployment reads: the operator's (HF_TOKEN), vLLM's API key, Ray's token."""
+    names = [*operator, argv.API_KEY_ENV]
+    if topology is Topology.CLUSTER and inventory.defaults.ray_auth == "token":
+        names.append(argv.RAY_TOKEN_ENV)
+    return tuple(dict.fromkeys(names))
+
+
 def plan_up(inventory: Inventory, recipe: Recipe, layout: Layout, options: UpOptions = UpOptions()) -> Plan:
     """Every phase of bringing recipe up on layout."""
     deployment = deployment_for(recipe, layout, inventory)
@@ -67,6 +75,7 @@ class _UpBuilder:
         self.options, self.deployment = options, deployment
         self.defaults = inventory.defaults
         self.api_port = api_port(recipe, inventory)
+        self.secrets = deployment_secret_names(self.layout.topology, inventory, options.secrets)
 
     def phases(self) -> tuple[Phase, ...]:
         if self.layout.topology is Topology.CLUSTER:
@@ -82,7 +91,7 @@ class _UpBuilder:
 
     def _step(self, node: Node, description: str, template: str, timeout: float, **context) -> Step:
         script = render(template, self.options.templates_dir, **context)
-        return Step(node.name, description, script, timeout, secrets=self.options.secrets)
+        return Step(node.name, description, script, timeout, secrets=self.secrets)
 
     def _preflight(self) -> Phase:
         cluster = self.layout.topology is Topology.CLUSTER
@@ -93,7 +102,8 @@ class _UpBuilder:
                 ports.append(self.defaults.ray_port)
             steps.append(self._step(
                 assignment.node, "check docker, image, ports, memory", "preflight", 90,
-                image=self.recipe.container, need_ray=cluster, ports=ports,
+                image=self.recipe.container, need_ray=cluster, ports=ports, ray_auth=cluster and self._ray_auth,
+                rdma_devices=assignment.node.rdma_devices if self._rdma(assignment.node) else (),
                 go_server_version="{{.Server.Version}}", go_layers="{{json .RootFS.Layers}}",
                 recipe=self.recipe.name, model_dir=repo_dir(self.recipe.model), revision=self.recipe.revision or "main",
             ))
@@ -106,16 +116,23 @@ class _UpBuilder:
         env = dict(self.recipe.env)
         labels = argv.label_options(self.deployment, node, role)
         if self.layout.topology is Topology.CLUSTER:
-            env.update(argv.fabric_env(node))
+            env.update(argv.fabric_env(node, self.inventory))
         elif self.layout.topology is Topology.REPLICAS:
             labels += ["--label", f"{proxy.API_LABEL}={proxy.backend_url(node, self.api_port)}"]
         return self._step(
             node, description, "start_container", 120,
             container=CONTAINER, image=self.recipe.container, command=command, host_dirs=host_dirs,
             labels=labels, volumes=volumes + argv.mod_volumes(mods), entrypoint=entrypoint, mods=mods,
-            ulimits=argv.ulimit_options(self.inventory),
-            env=argv.env_options(env, self.options.secrets),
+            ulimits=argv.ulimit_options(self.inventory), rdma=self._rdma(node),
+            env=argv.env_options(env, self.secrets),
         )
+
+    @property
+    def _ray_auth(self) -> bool:
+        return self.defaults.ray_auth == "token"
+
+    def _rdma(self, node: Node) -> list[str]:
+        return argv.rdma_options(node, self.inventory) if self.layout.topology is Topology.CLUSTER else []
 
     def _ray_head(self) -> Phase:
         head = self.layout.entry
@@ -159,9 +176,10 @@ class _UpBuilder:
             readiness = Readiness(probes.local_url(port), self.recipe.served_model_name, CONTAINER,
                                   self.options.ready_deadline, watch=workers,
                                   watch_script=probes.container_probe(templates, CONTAINER) if workers else "")
-            script = probes.server_probe(templates, CONTAINER, port, self.recipe.served_model_name)
+            script = probes.server_probe(templates, CONTAINER, port, self.recipe.served_model_name,
+                                         key_env=argv.API_KEY_ENV)
             steps.append(Step(node.name, "wait until the server answers", script, probes.PROBE_TIMEOUT,
-                              readiness=readiness))
+                              secrets=(argv.API_KEY_ENV,), readiness=readiness))
         return Phase("readiness", "Readiness", tuple(steps), kind=PhaseKind.READINESS)
 
 

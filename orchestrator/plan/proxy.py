@@ -58,7 +58,7 @@ def backend_url(node: Node, api_port: int) -> str:
 
 def litellm_config(served_name: str, backends: list[str]) -> dict[str, Any]:
     """One model name routed over every backend; the master key is read from the container's env."""
-    params = {"model": f"hosted_vllm/{served_name}", "api_key": "EMPTY"}
+    params = {"model": f"hosted_vllm/{served_name}", "api_key": f"os.environ/{argv.API_KEY_ENV}"}
     return {
         "model_list": [{"model_name": served_name, "litellm_params": {**params, "api_base": url}} for url in backends],
         "router_settings": {"routing_strategy": "simple-shuffle", "num_retries": 2},
@@ -111,10 +111,10 @@ class ProxyPlanner:
             "proxy_start", self.templates_dir, container=CONTAINER, image=self.image, labels=labels,
             config=config, config_dir=shell.home_path(CONFIG_HOST.rsplit("/", 1)[0]),
             config_path=shell.home_path(CONFIG_HOST), config_mount=":" + CONFIG_MOUNT + ":ro",
-            env=argv.env_options(ENV, (SECRET,)), command=command,
+            env=argv.env_options(ENV, (SECRET, argv.API_KEY_ENV)), command=command,
         )
         step = Step(self.node.name, f"start the LiteLLM proxy over {len(backends)} replicas", script, 120,
-                    secrets=(SECRET,))
+                    secrets=(SECRET, argv.API_KEY_ENV))
         return Phase("proxy", "LiteLLM proxy", (step,))
 
     def readiness(self) -> Phase:

@@ -104,7 +104,7 @@ def test_ray_head_on_node1_fabric_ip(cluster_plan):
     ray = tokens[tokens.index("--entrypoint"):]
     assert ray == ["--entrypoint", "ray", "vllm-node-mxfp4",
                    "start", "--head", "--port", "6379", "--node-ip-address", "192.168.100.10",
-                   "--disable-usage-stats", "--block"]
+                   "--include-dashboard", "false", "--disable-usage-stats", "--block"]
 
 
 def test_ray_worker_on_node2_joins_head_fabric_ip(cluster_plan):

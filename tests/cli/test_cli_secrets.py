@@ -36,9 +36,9 @@ def test_text_plan_names_the_secret_as_stars(sparkctl, monkeypatch):
 
 def test_json_plan_lists_secrets_by_name(sparkctl):
     data = json.loads(sparkctl("--json", "plan", "solo", "gpt-oss-20b", "-e", f"HF_TOKEN={SECRET}").out)
-    assert data["secrets"] == {"HF_TOKEN": "***"}
+    assert data["secrets"] == {"HF_TOKEN": "***", "VLLM_API_KEY": "***"}
     steps = [step for phase in data["phases"] for step in phase["steps"]]
-    assert {tuple(s["secrets"]) for s in steps if s["script"].startswith("mkdir")} == {("HF_TOKEN",)}
+    assert {tuple(s["secrets"]) for s in steps if s["script"].startswith("mkdir")} == {("HF_TOKEN", "VLLM_API_KEY")}
 
 
 def test_container_gets_the_secret_by_name_only(sparkctl):
@@ -53,7 +53,7 @@ def test_other_credential_names_are_hidden_too(sparkctl, name):
     outcome = sparkctl("--json", "plan", "solo", "gpt-oss-20b", "-e", f"{name}={SECRET}")
     assert outcome.code == 0, outcome.err
     assert SECRET not in outcome.out + outcome.err
-    assert json.loads(outcome.out)["secrets"] == {name: "***"}
+    assert json.loads(outcome.out)["secrets"] == {name: "***", "VLLM_API_KEY": "***"}
 
 
 def test_forwarded_name_from_shell_is_hidden(sparkctl, monkeypatch):

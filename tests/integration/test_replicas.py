@@ -78,6 +78,7 @@ def test_up_replicas_behind_litellm_spreads_requests_and_guards_the_key(replicas
 
     refused_before = _hits(cluster)
     assert _status_without_key(PROXY) >= 400
+    assert [_status_without_key(f"http://10.77.0.1{n}:8000/v1") for n in (1, 2)] == [401, 401], "backends bypass the key"
     assert _hits(cluster) == refused_before
 
     plan = spark.run("--json", "plan", "replicas", RECIPE, check=True).stdout

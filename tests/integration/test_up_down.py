@@ -7,7 +7,7 @@ import signal
 import time
 
 import pytest
-from openai import OpenAI
+from openai import APIStatusError, OpenAI
 
 from tests.integration.sparkctl_run import Sparkctl, accepted_connections, stop, wait_for
 
@@ -21,10 +21,25 @@ def ray_members(cluster) -> list:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def answer(endpoint: str, model: str) -> str:
-    client = OpenAI(base_url=endpoint, api_key="unused", timeout=30, max_retries=0)
+def answer(endpoint: str, model: str, key: str) -> str:
+    client = OpenAI(base_url=endpoint, api_key=key, timeout=30, max_retries=0)
     reply = client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}], max_tokens=4)
     return reply.choices[0].message.content
+
+
+def spark_key(spark) -> str:
+    """The API key the deployment checks, as a user gets it."""
+    return spark.run("status", "--show-key", check=True).stdout.strip()
+
+
+def refused_without_key(endpoint: str) -> int:
+    """The HTTP status of a completion sent without the key."""
+    try:
+        OpenAI(base_url=endpoint, api_key="wrong", timeout=30, max_retries=0).completions.create(
+            model="openai/gpt-oss-120b", prompt="hi", max_tokens=1)
+    except APIStatusError as error:
+        return error.status_code
+    return 200
 
 
 def test_up_cluster_serves_on_fabric_and_down_removes_everything(spark):
@@ -36,7 +51,8 @@ def test_up_cluster_serves_on_fabric_and_down_removes_everything(spark):
     assert "endpoint: http://10.77.0.11:8000/v1" in result.stdout
     alive = sorted(ip for ip, is_alive, gpus in ray_members(cluster) if is_alive and gpus == 1)
     assert alive == ["10.78.0.11", "10.78.0.12"]
-    assert answer("http://10.77.0.11:8000/v1", "openai/gpt-oss-120b")
+    assert answer("http://10.77.0.11:8000/v1", "openai/gpt-oss-120b", spark_key(spark))
+    assert refused_without_key("http://10.77.0.11:8000/v1") == 401
     status = json.loads(spark.run("--json", "status", check=True).stdout)
     assert {(row["node"], row["role"], row["container"]) for row in status} == {
         ("spark1", "head", "running"), ("spark2", "worker", "running")}
@@ -56,7 +72,7 @@ def test_up_again_changes_nothing_and_replace_switches(spark):
     spark.run("up", "solo", "openai-gpt-oss-120b", "--replace", check=True)
     status = json.loads(spark.run("--json", "status", check=True).stdout)
     assert [(row["node"], row["role"], row["recipe"]) for row in status] == [("spark1", "solo", "openai-gpt-oss-120b")]
-    assert answer("http://10.77.0.11:8000/v1", "openai/gpt-oss-120b")
+    assert answer("http://10.77.0.11:8000/v1", "openai/gpt-oss-120b", spark_key(spark))
 
 
 def test_drop_caches_all_lands_on_every_node(spark):
@@ -84,7 +100,7 @@ def test_up_cluster_on_four_nodes(sim_cluster):
         spark.run("up", "cluster", CLUSTER_RECIPE, "--set", "tensor-parallel-size=4", check=True, timeout=400)
         alive = sorted(ip for ip, is_alive, _gpus in ray_members(sim_cluster) if is_alive)
         assert alive == [f"10.78.0.{10 + i}" for i in range(1, 5)]
-        assert answer("http://10.77.0.11:8000/v1", "openai/gpt-oss-120b")
+        assert answer("http://10.77.0.11:8000/v1", "openai/gpt-oss-120b", spark_key(spark))
         status = json.loads(spark.run("--json", "status", check=True).stdout)
         assert sorted(row["role"] for row in status) == ["head", "worker", "worker", "worker"]
     finally:
@@ -99,7 +115,7 @@ def test_logs_are_node_prefixed_and_follow_detaches_on_ctrl_c(spark):
     assert "spark2 | (no sparkctl container on this node)" in shown
     follow = spark.start("logs", "-f", "--node", "spark1")
     try:
-        assert wait_for(lambda: answer("http://10.77.0.11:8000/v1", "openai/gpt-oss-120b") is not None, 30)
+        assert wait_for(lambda: answer("http://10.77.0.11:8000/v1", "openai/gpt-oss-120b", spark_key(spark)) is not None, 30)
         time.sleep(1)
         follow.send_signal(signal.SIGINT)
         out, err = stop(follow, timeout=30)

@@ -31,13 +31,15 @@ def test_target_is_the_proxy_then_head_or_solo():
     assert bench.find_target([lone, container("proxy", state="exited")]).endpoint == "http://spark1:8000/v1"
 
 
-def test_the_proxy_key_comes_from_the_environment_or_its_file(tmp_path, monkeypatch):
+@pytest.mark.parametrize(("via", "env", "what"), [("proxy", "SPARKCTL_PROXY_KEY", "the proxy key"),
+                                                  ("direct", "SPARKCTL_API_KEY", "the API key")])
+def test_the_endpoints_key_comes_from_the_environment_or_its_file(tmp_path, monkeypatch, via, env, what):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
-    monkeypatch.delenv("SPARKCTL_PROXY_KEY", raising=False)
-    with pytest.raises(ConfigError, match="the proxy needs its key"):
-        bench.proxy_key()
-    monkeypatch.setenv("SPARKCTL_PROXY_KEY", "sk-" + "a" * 20)
-    assert bench.proxy_key() == "sk-" + "a" * 20
+    monkeypatch.delenv(env, raising=False)
+    with pytest.raises(ConfigError, match=f"the endpoint needs {what}"):
+        bench.endpoint_key(via)
+    monkeypatch.setenv(env, "sk-" + "a" * 20)
+    assert bench.endpoint_key(via) == "sk-" + "a" * 20
 
 
 @pytest.mark.parametrize(("live", "message"), [

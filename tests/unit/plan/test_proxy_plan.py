@@ -23,7 +23,7 @@ def test_config_routes_one_name_over_every_backend():
     config = proxy.litellm_config("gpt-oss-120b", backends)
     assert [m["model_name"] for m in config["model_list"]] == ["gpt-oss-120b", "gpt-oss-120b"]
     assert [m["litellm_params"] for m in config["model_list"]] == [
-        {"model": "hosted_vllm/gpt-oss-120b", "api_base": url, "api_key": "EMPTY"} for url in backends]
+        {"model": "hosted_vllm/gpt-oss-120b", "api_base": url, "api_key": "os.environ/VLLM_API_KEY"} for url in backends]
     assert config["router_settings"] == {"routing_strategy": "simple-shuffle", "num_retries": 2}
     assert config["general_settings"] == {"master_key": "os.environ/LITELLM_MASTER_KEY"}
 
@@ -53,9 +53,9 @@ def test_plan_checks_starts_and_waits_for_the_proxy_on_the_first_node(inventory,
 def test_proxy_gets_only_its_key_by_name(inventory, builtin_book):
     plan = _replicas_plan(inventory, builtin_book, secrets=("HF_TOKEN",))
     start = next(p for p in plan.phases if p.name == "proxy").steps[0]
-    assert start.secrets == ("LITELLM_MASTER_KEY",)
+    assert start.secrets == ("LITELLM_MASTER_KEY", "VLLM_API_KEY")
     run = next(line for line in start.script.splitlines() if line.startswith("docker run"))
-    assert " -e LITELLM_MASTER_KEY " in run and "HF_TOKEN" not in run
+    assert " -e LITELLM_MASTER_KEY -e VLLM_API_KEY " in run and "HF_TOKEN" not in run
     assert "--entrypoint litellm litellm/litellm:v1.108.7 --config /etc/sparkctl/litellm.yaml" in run
     assert "--label sparkctl.role=proxy" in run and "--label sparkctl.deployment=" in run
     assert "--network host" in run

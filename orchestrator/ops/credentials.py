@@ -1,0 +1,33 @@
+"""The credentials a deployment runs with, as secrets sent on SSH stdin: vLLM's API key, the proxy's, Ray's token."""
+
+from __future__ import annotations
+
+from orchestrator.config import keys
+from orchestrator.config.inventory import Inventory
+from orchestrator.errors import ConfigError
+from orchestrator.plan.argv import API_KEY_ENV, RAY_TOKEN_ENV
+from orchestrator.plan.data import Deployment
+from orchestrator.plan.proxy import SECRET
+
+
+def credentials(deployment: Deployment, inventory: Inventory) -> dict[str, str]:
+    """What `up` needs, created on first use: the API key always, the proxy's for replicas, Ray's for clusters."""
+    found = {API_KEY_ENV: keys.load_key(kind=keys.API)}
+    if deployment.topology == "replicas":
+        found[SECRET] = keys.load_key(kind=keys.PROXY)
+    if deployment.topology == "cluster" and inventory.defaults.ray_auth == "token":
+        found[RAY_TOKEN_ENV] = keys.load_key(kind=keys.RAY)
+    return found
+
+
+def stored_credentials() -> dict[str, str]:
+    """The API and proxy keys this workstation holds, for commands that only talk to running servers."""
+    found = {}
+    for name, kind in ((API_KEY_ENV, keys.API), (SECRET, keys.PROXY)):
+        try:
+            key = keys.load_key(create=False, kind=kind)
+        except ConfigError:
+            key = None
+        if key:
+            found[name] = key
+    return found
