@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests.sim import engine, files, imagestore, network, nodes, teardown
+from tests.sim import engine, files, firewall, imagestore, network, nodes, teardown
 from tests.sim.images import CACHE_DIR, image_tarballs
 from tests.sim.layout import MAX_NODES, MGMT_BRIDGE, ClusterLayout, Net, NodeLayout
+from tests.sim.options import SimOptions
 from tests.sim.shell import SimError
 from tests.sim.state import State, locked, owner_gone, process_identity
 
@@ -69,18 +70,26 @@ class Cluster:
         return nodes.runs_node(self.state.pids.get(node.index), node)
 
     # ---- lifecycle -----------------------------------------------------------------------------
-    def up(self, count: int, docker: bool = True, images: bool = True, owner_pid: int | None = None) -> Cluster:
+    @property
+    def options(self) -> SimOptions:
+        """The strictness `up` chose (RDMA devices, SSH user, port-22-only)."""
+        return SimOptions.load(self.layout)
+
+    def up(self, count: int, docker: bool = True, images: bool = True, owner_pid: int | None = None,
+           rdma: bool = True, ssh_user: str = "root", port22_only: bool = False) -> Cluster:
         """Create bridges, nodes, sshd and engines; return once every node answers.
 
         With `owner_pid`, the cluster belongs to that process: once it has exited, a later `up`
         reclaims the cluster instead of refusing (a pytest session killed before its finalizer).
+        `rdma`, `ssh_user` and `port22_only` make the nodes as strict as real Sparks (see SimOptions).
         """
+        options = SimOptions(rdma=rdma, ssh_user=ssh_user, port22_only=port22_only).check()
         _check_can_start(count, docker)
         _check_dir_visible(self.dir)
         with locked():
             self._refuse_or_clean_previous()
             try:
-                self._create(count, docker, images, owner_pid)
+                self._create(count, docker, images, owner_pid, options)
             except BaseException:
                 _say("start-up failed; tearing down what was made")
                 self._teardown()
@@ -113,7 +122,7 @@ class Cluster:
             node, state = self.node(ref), self.state
             if nodes.runs_node(state.pids.get(node.index), node):
                 raise SimError(f"{node.name} is already running")
-            state.pids[node.index] = nodes.start(node, self.layout, state.docker)
+            state.pids[node.index] = nodes.start(node, self.layout, state.docker, self.options)
             state.save(self.layout)
             nodes.wait_ready(node, state.pids[node.index], state.docker)
 
@@ -154,28 +163,31 @@ class Cluster:
             _say(f"cleaning up leftovers of an earlier run: {', '.join(left) or 'its state file'}")
             self._teardown()
 
-    def _create(self, count: int, docker: bool, images: bool, owner_pid: int | None) -> None:
+    def _create(self, count: int, docker: bool, images: bool, owner_pid: int | None, options: SimOptions) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
+        options.save(self.layout)
         node_layouts = self.layout.nodes(count)
-        self._write_files(node_layouts, docker)
+        self._write_files(node_layouts, docker, options)
         state = State(nodes=count, docker=docker, owner=process_identity(owner_pid) if owner_pid else None)
         if docker and images:
             state.images = self._install_images(node_layouts)
         network.create_bridges(self.dir)
+        if options.port22_only:
+            firewall.install()
         for node in node_layouts:
             network.create_node_netns(node)
-            state.pids[node.index] = nodes.start(node, self.layout, docker)
+            state.pids[node.index] = nodes.start(node, self.layout, docker, options)
             state.save(self.layout)
         _parallel(lambda n: nodes.wait_ready(n, state.pids[n.index], docker), node_layouts)
 
-    def _write_files(self, node_layouts: list[NodeLayout], docker: bool) -> None:
+    def _write_files(self, node_layouts: list[NodeLayout], docker: bool, options: SimOptions) -> None:
         files.generate_key(self.layout.client_key, "sparkctl-sim")
         files.write_fake_nvidia_hook(self.layout.bin_dir)
         engine.write_daemon_config(self.layout)
         for node in node_layouts:
-            files.write_node_files(node, self.layout.client_key)
+            files.write_node_files(node, self.layout.client_key, options, self.layout.bin_dir)
             _check_socket_path(node, docker)
-        files.write_client_files(self.layout, node_layouts)
+        files.write_client_files(self.layout, node_layouts, options)
 
     def _install_images(self, node_layouts: list[NodeLayout]) -> list[str]:
         """Give every node's engine the images, cloned from a cached pre-loaded data-root."""
@@ -194,6 +206,8 @@ class Cluster:
         owner = network.bridge_owner()
         # Another live cluster owns the shared bridges: remove only what is ours.
         owns_network = owner in (None, str(self.dir)) or not _cluster_alive(Path(owner))
+        if owns_network:
+            firewall.remove()
         teardown.teardown(self.dir, _live_pids(self.layout, state) if state else [], owns_network)
         left = teardown.leftovers(self.dir if owns_network else None)
         if left and owns_network:

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import yaml
 
-from tests.sim.layout import FABRIC_IF, NODE_MEM_TOTAL_KB, RDMA_DEV, ClusterLayout, NodeLayout
+from tests.sim import strict
+from tests.sim.layout import FABRIC_IF, NODE_MEM_TOTAL_KB, RDMA_DEVS, ClusterLayout, NodeLayout
+from tests.sim.options import DEFAULT_OPTIONS, SimOptions
 from tests.sim.shell import run
 
 # /usr/bin first: /usr/local/bin may hold a docker client newer than the node's dockerd.
@@ -35,9 +37,9 @@ AcceptEnv LANG LC_*
 Subsystem sftp internal-sftp
 """
 
-DOTFILE = f"""\
+DOTFILE = """\
 # minimal shell setup of a simulated Spark node
-export PATH={NODE_PATH}
+export PATH={path}
 """
 
 
@@ -52,15 +54,23 @@ def public_key(path: Path) -> str:
     return Path(f"{path}.pub").read_text().strip()
 
 
-def write_node_files(node: NodeLayout, client_key: Path) -> None:
+def node_path(bin_dir: Path | None) -> str:
+    """The PATH of an SSH session on a node: the system's, then the harness's nvidia hook (as on a Spark)."""
+    return f"{NODE_PATH}:{bin_dir}" if bin_dir else NODE_PATH
+
+
+def write_node_files(node: NodeLayout, client_key: Path, options: SimOptions = DEFAULT_OPTIONS,
+                     bin_dir: Path | None = None) -> None:
     """Create the node's home, sshd config, host key and /proc stand-ins (kept across reboots)."""
     for directory in (node.home / ".ssh", node.var_lib, node.docker_data):
         directory.mkdir(parents=True, exist_ok=True)
     (node.home / ".ssh" / "authorized_keys").write_text(public_key(client_key) + "\n")
-    for dotfile in (".bashrc", ".profile"):
-        (node.home / dotfile).write_text(DOTFILE)
+    dotfile = DOTFILE.format(path=node_path(bin_dir))
+    for name in (".bashrc", ".profile"):
+        (node.home / name).write_text(dotfile)
     generate_key(node.host_key, f"root@{node.name}")
-    node.sshd_config.write_text(SSHD_CONFIG.format(host_key=node.host_key, path=NODE_PATH))
+    node.sshd_config.write_text(SSHD_CONFIG.format(host_key=node.host_key, path=node_path(bin_dir)))
+    strict.write_files(node, options, public_key(client_key), dotfile)
     node.drop_caches.write_text("0\n")
     node.meminfo.write_text(node_meminfo(Path("/proc/meminfo").read_text(), node.mem_available_kb))
 
@@ -77,11 +87,11 @@ def node_meminfo(host_meminfo: str, available_kb: int) -> str:
     return host_meminfo
 
 
-def write_client_files(cluster: ClusterLayout, nodes: list[NodeLayout]) -> None:
+def write_client_files(cluster: ClusterLayout, nodes: list[NodeLayout], options: SimOptions = DEFAULT_OPTIONS) -> None:
     """Write known_hosts, ssh_config and inventory.yaml for the client side."""
     cluster.known_hosts.write_text("".join(known_hosts_line(node) for node in nodes))
     cluster.ssh_config.write_text(ssh_config(cluster, nodes))
-    cluster.inventory.write_text(inventory(cluster, nodes))
+    cluster.inventory.write_text(inventory(cluster, nodes, options))
 
 
 def known_hosts_line(node: NodeLayout) -> str:
@@ -111,11 +121,22 @@ def sandbox_ulimits() -> dict[str, str]:
     return limits
 
 
-def inventory(cluster: ClusterLayout, nodes: list[NodeLayout]) -> str:
+def rdma_field(devices: tuple[str, ...]) -> str:
+    """The inventory's rdma_dev: every active device as a comma list where the inventory accepts one."""
+    from orchestrator.config import values
+
+    try:
+        return values.name(",".join(devices))
+    except ValueError:
+        return devices[0]
+
+
+def inventory(cluster: ClusterLayout, nodes: list[NodeLayout], options: SimOptions = DEFAULT_OPTIONS) -> str:
     """sparkctl's inventory.yaml describing the simulated nodes."""
+    rdma = {"rdma_dev": rdma_field(RDMA_DEVS)} if options.rdma else {}
     document = {
         "defaults": {
-            "user": "root",
+            "user": options.ssh_user,
             "ssh_key": str(cluster.client_key),
             "known_hosts": str(cluster.known_hosts),
             # This sandbox cannot raise RLIMIT_MEMLOCK/NOFILE (no CAP_SYS_RESOURCE): stay within the hard limits.
@@ -127,7 +148,7 @@ def inventory(cluster: ClusterLayout, nodes: list[NodeLayout]) -> str:
                 "ip": n.ip,
                 "fabric_ip": n.fabric_ip,
                 "fabric_if": FABRIC_IF,
-                "rdma_dev": RDMA_DEV,
+                **rdma,
             }
             for n in nodes
         ],

@@ -12,7 +12,11 @@ MGMT_PREFIX = "10.77.0"
 FABRIC_PREFIX = "10.78.0"
 MGMT_IF = "eth0"
 FABRIC_IF = "enp1s0f1np1"
-RDMA_DEV = "rocep1s0f1"
+# A ConnectX-7 shows two RoCE devices for its connected port (one per PCIe half).
+RDMA_DEVS = ("rocep1s0f1", "roceP2p1s0f1")
+RDMA_DEV = RDMA_DEVS[0]
+SPARK_USER = "spark"
+SPARK_UID = 1000
 NETNS_PREFIX = "sn"
 NODE_MEM_TOTAL_KB = 128_450_000
 
@@ -109,6 +113,26 @@ class NodeLayout:
     @property
     def boot_script(self) -> Path:
         return self.dir / "boot.sh"
+
+    @property
+    def rdma_sys(self) -> Path:
+        """The prepared tree mounted over /sys/class/infiniband inside the node."""
+        return self.dir / "sys-class-infiniband"
+
+    @property
+    def etc(self) -> Path:
+        """Node-private copies of passwd, group, shadow, sudoers and hosts (non-root user mode)."""
+        return self.dir / "etc"
+
+    @property
+    def homes(self) -> Path:
+        """Mounted over /home inside the node."""
+        return self.dir / "home"
+
+    @property
+    def stage(self) -> Path:
+        """Mount point for the host's /dev and /sys/class while the node builds its own."""
+        return self.dir / "stage"
 
     @property
     def mem_available_kb(self) -> int:

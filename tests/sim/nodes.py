@@ -10,9 +10,10 @@ import socket
 import subprocess
 from pathlib import Path
 
-from tests.sim import engine
+from tests.sim import engine, strict
 from tests.sim.files import NODE_PATH
 from tests.sim.layout import ClusterLayout, NodeLayout
+from tests.sim.options import DEFAULT_OPTIONS, SimOptions
 from tests.sim.shell import SimError, wait_until
 
 NODE_VAR_LIB = Path("/var/lib/sparkctl")
@@ -37,7 +38,7 @@ def cgroup_mount_lines() -> list[str]:
     return [*lines, "fi"]
 
 
-def boot_script(node: NodeLayout, cluster: ClusterLayout, docker: bool) -> str:
+def boot_script(node: NodeLayout, cluster: ClusterLayout, docker: bool, options: SimOptions = DEFAULT_OPTIONS) -> str:
     """The shell script run as the node's first process: private mounts, dockerd, then sshd."""
     q = shlex.quote
     lines = [
@@ -45,6 +46,7 @@ def boot_script(node: NodeLayout, cluster: ClusterLayout, docker: bool) -> str:
         "set -eu",
         f"hostname {node.name}",
         *cgroup_mount_lines(),
+        *strict.boot_lines(node, options),
         "mount -t tmpfs -o mode=1777 tmpfs /tmp",
         "mount -t tmpfs -o mode=1777 tmpfs /dev/shm",
         "mount -t tmpfs -o mode=755 tmpfs /run",
@@ -62,10 +64,10 @@ def boot_script(node: NodeLayout, cluster: ClusterLayout, docker: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def start(node: NodeLayout, cluster: ClusterLayout, docker: bool) -> int:
+def start(node: NodeLayout, cluster: ClusterLayout, docker: bool, options: SimOptions = DEFAULT_OPTIONS) -> int:
     """Launch the node's process tree in its netns; return the host PID of `unshare`."""
     NODE_VAR_LIB.mkdir(parents=True, exist_ok=True)
-    node.boot_script.write_text(boot_script(node, cluster, docker))
+    node.boot_script.write_text(boot_script(node, cluster, docker, options))
     unshare = ["unshare", "--uts", "--pid", "--fork", "--mount-proc", "--kill-child", "--mount"]
     argv = ["ip", "netns", "exec", node.netns, *unshare, "--", "/bin/sh", str(node.boot_script)]
     env = {"PATH": NODE_PATH, "HOME": "/root", "LANG": "C.UTF-8"}
