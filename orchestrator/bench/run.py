@@ -10,12 +10,13 @@ from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from orchestrator.bench import store, tool
 from orchestrator.bench.http import http_json, http_problem
 from orchestrator.bench.report import compare_tables
 from orchestrator.config import keys
-from orchestrator.config.inventory import find_inventory
+from orchestrator.config.inventory import Node, find_inventory
 from orchestrator.errors import ConfigError, ExecutionError, SparkctlError
 from orchestrator.plan.data import Phase, Plan, Step
 from orchestrator.plan.templates import render
@@ -148,23 +149,39 @@ def _recipe(settings, target: Target) -> tuple[dict[str, Any] | None, dict[str, 
     return recipe.model_dump(mode="json"), dict(recipe.benchmark.args)
 
 
-def _check_endpoint(target: Target, api_key: str | None) -> None:
+def _check_endpoint(target: Target, url: str, api_key: str | None) -> None:
     try:
-        http_json(target.endpoint.rstrip("/") + "/models", api_key=api_key)
+        http_json(url.rstrip("/") + "/models", api_key=api_key)
     except (OSError, ValueError) as exc:
         raise ExecutionError(f"the endpoint {target.endpoint} of {target.deployment} does not answer ({http_problem(exc)}); "
                              "check 'sparkctl status'") from None
 
 
+def _endpoint_node(target: Target, inventory) -> tuple[Node, int]:
+    """The node and port behind the target's endpoint URL."""
+    url = urlsplit(target.endpoint)
+    node = next((n for n in inventory.nodes if n.ip == url.hostname), None)
+    if node is None or url.port is None:
+        raise ConfigError(f"the endpoint {target.endpoint} is on no node of this inventory")
+    return node, url.port
+
+
 def run_bench(settings, request: Request) -> None:
-    """Measure the running deployment and store the run; partial results are kept and marked."""
+    """Measure the running deployment through an SSH tunnel to its endpoint and store the run."""
     inventory = settings.load_inventory()
     with session(settings, inventory) as current:
         target = find_target(current.containers(inventory.nodes))
-        recipe, recipe_args = _recipe(settings, target)
-        api_key = endpoint_key(target.via)
-        _check_endpoint(target, api_key)
-        images = _images(current, target)
+        node, port = _endpoint_node(target, inventory)
+        with current.transport.forward(node, port) as local:
+            _measure(settings, request, current, target, f"http://127.0.0.1:{local}/v1")
+
+
+def _measure(settings, request: Request, current, target: Target, url: str) -> None:
+    """Run llama-benchy against url (the tunnel) and store the run; partial results are kept and marked."""
+    recipe, recipe_args = _recipe(settings, target)
+    api_key = endpoint_key(target.via)
+    _check_endpoint(target, url, api_key)
+    images = _images(current, target)
     model = (recipe or {}).get("model") or target.served_name
     tokenizer = tool.tokenizer_path(request.tokenizer, model)
     book_url = tool.book_url(request.book, request.book_url)
@@ -177,10 +194,12 @@ def run_bench(settings, request: Request) -> None:
     console.warn(f"bench {run_id}: llama-benchy {version} against {target.endpoint} ({target.deployment}, via {target.via})")
     with tempfile.TemporaryDirectory(prefix="sparkctl-bench-") as work:
         save_to = Path(work) / "result.json"
-        args = bench_settings.argv(target.endpoint, target.served_name, save_to)
+        args = bench_settings.argv(url, target.served_name, save_to)
         argv = tool.command(executable, args, keyed=bool(api_key))
         outcome = tool.run(argv, tool.offline_env(api_key), save_to, _progress(settings.json))
-    record = _record(run_id, target, recipe, images, version, args, bench_settings, outcome)
+    # The stored command names the endpoint, not this run's tunnel port.
+    shown = [target.endpoint if arg == url else arg for arg in args]
+    record = _record(run_id, target, recipe, images, version, shown, bench_settings, outcome)
     path = store.save(record)
     _finish(settings, record, path, outcome)
 

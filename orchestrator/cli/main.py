@@ -162,6 +162,18 @@ def logs(ctx, node, follow, tail):
     logs.logs(_settings(ctx), node, follow, tail)
 
 
+@cli.command()
+@click.option("--local-port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="Port on this workstation (0: any free one).")
+@click.option("--seconds", type=float, hidden=True, help="Close after this long (for scripts and tests).")
+@click.pass_context
+def tunnel(ctx, local_port, seconds):
+    """Reach the deployment's endpoint through SSH, when only port 22 of the nodes is reachable."""
+    from orchestrator.ops import tunnel as tunnels
+
+    tunnels.tunnel(_settings(ctx), local_port, seconds)
+
+
 @cli.group()
 def recipes():
     """List, show, compare and lint recipes."""

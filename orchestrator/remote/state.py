@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
+from orchestrator.config.inventory import Inventory, Node
+from orchestrator.errors import ConfigError
 from orchestrator.plan.argv import LABEL
 from orchestrator.remote.transport import Result
 
@@ -45,3 +48,19 @@ def deployments(containers: list[Container]) -> dict[str, list[Container]]:
     for container in containers:
         grouped.setdefault(container.deployment, []).append(container)
     return grouped
+
+
+def entry_point(live: list[Container], inventory: Inventory) -> tuple[Node, int, Container]:
+    """Where clients reach the running deployment: the node and port of its endpoint, and its container."""
+    running = [c for c in live if c.running and c.labels.get("sparkctl.endpoint")]
+    if not running:
+        raise ConfigError("no deployment is running; start one with 'sparkctl up ...'")
+    if len({c.deployment for c in running}) > 1:
+        found = ", ".join(sorted({c.deployment for c in running}))
+        raise ConfigError(f"several deployments are running ({found}); run 'sparkctl down' on all but one")
+    endpoint = urlsplit(running[0].labels["sparkctl.endpoint"])
+    node = next((n for n in inventory.nodes if n.ip == endpoint.hostname), None)
+    if node is None or endpoint.port is None:
+        raise ConfigError(f"the endpoint {endpoint.geturl()} is on no node of this inventory")
+    serving = next((c for c in running if c.node == node.name), running[0])
+    return node, endpoint.port, serving

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -147,6 +149,17 @@ class SSHTransport:
             return Held(node.name, None, Result(node.name, channel.exit_status, first + out, err, 0.0))
         return Held(node.name, channel, Result(node.name, 0, first, "", 0.0))
 
+    @contextlib.contextmanager
+    def forward(self, node: Node, remote_port: int, local_port: int = 0) -> Iterator[int]:
+        """Forward a local port to 127.0.0.1:remote_port on node through its SSH connection; yields the local port.
+
+        Only SSH has to reach the node: a server behind a firewall or a bastion is measured the same way.
+        """
+        connection = self._connect(node)
+        local = local_port or _free_local_port()
+        with connection.forward_local(local, remote_port=remote_port, remote_host="127.0.0.1", local_host="127.0.0.1"):
+            yield local
+
     def close(self) -> None:
         """Close every connection this invocation opened."""
         for connection in self._connections.values():
@@ -189,6 +202,13 @@ class SSHTransport:
             if known not in self._known:
                 self._known[known] = paramiko.HostKeys(str(known) if known.is_file() else None)
             return self._known[known]
+
+
+def _free_local_port() -> int:
+    """A loopback port nothing listens on now (the forwarder binds it right after)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def _open(connection: fabric.Connection, node: Node, known) -> None:
