@@ -23,19 +23,23 @@ class SimClusters:
 
     def __init__(self, root: Path) -> None:
         self.cluster = Cluster(root)
-        self.shape: tuple[int, bool] | None = None
+        self.shape: tuple | None = None
 
-    def get(self, nodes: int = 2, docker: bool = True) -> Cluster:
-        """A healthy cluster of this shape: reused when already up, else (re)started."""
-        if self.shape == (nodes, docker):
+    def get(self, nodes: int = 2, docker: bool = True, **strictness) -> Cluster:
+        """A healthy cluster of this shape: reused when already up, else (re)started.
+
+        strictness: the simulator's options (rdma, ssh_user, port22_only; see tests/sim/options.py).
+        """
+        shape = (nodes, docker, tuple(sorted(strictness.items())))
+        if self.shape == shape:
             self._make_healthy()
             return self.cluster
         self.close()
         try:
-            self.cluster.up(nodes, docker=docker, owner_pid=os.getpid())
+            self.cluster.up(nodes, docker=docker, owner_pid=os.getpid(), **strictness)
         except SimError as error:
             pytest.fail(f"the simulated Spark cluster could not start: {error}", pytrace=False)
-        self.shape = (nodes, docker)
+        self.shape = shape
         return self.cluster
 
     def _make_healthy(self) -> None:

@@ -13,6 +13,7 @@ from orchestrator.ops import proxy
 from orchestrator.ops.credentials import credentials
 from orchestrator.ops.failures import save_failure_logs
 from orchestrator.ops.health import run_probes, verdict
+from orchestrator.ops.preflight import check_image_flags
 from orchestrator.plan import planner
 from orchestrator.plan.data import Deployment, Plan
 from orchestrator.plan.show import plan_text, plan_to_dict
@@ -98,7 +99,7 @@ def up(settings: Settings, request: UpRequest, replace: bool, keep_on_failure: b
             console.info(f"already up: {deployment.id} at {deployment.endpoint} (nothing changed)")
             return
         _clear_conflicts(current, request.inventory, deployment, live, replace)
-        report = _run_or_roll_back(current, plan, keep_on_failure)
+        report = _run_or_roll_back(current, plan, request.recipe, keep_on_failure)
     _print_up_summary(deployment, report)
     _warn_model_cache(report, request)
 
@@ -134,11 +135,20 @@ def _clear_conflicts(current: Session, inventory: Inventory, deployment: Deploym
         current.run(planner.plan_teardown(nodes, dep, current.settings.templates_dir))
 
 
-def _run_or_roll_back(current: Session, plan: Plan, keep_on_failure: bool) -> Report:
+def _checked_run(current: Session, plan: Plan, recipe: Recipe, report: Report) -> Report:
+    """Preflight first; what it learned about the image is checked before anything else runs."""
+    current.run(Plan(plan.action, plan.phases[:1], plan.deployment), report)
+    check_image_flags(report, recipe)
+    return current.run(Plan(plan.action, plan.phases[1:], plan.deployment), report)
+
+
+def _run_or_roll_back(current: Session, plan: Plan, recipe: Recipe, keep_on_failure: bool) -> Report:
     report = Report()
     try:
-        return current.run(plan, report)
+        return _checked_run(current, plan, recipe, report)
     except (SparkctlError, KeyboardInterrupt) as exc:
+        if "drop-caches" not in report.seconds:
+            raise  # nothing started yet: nothing to save or roll back
         reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         _keep_evidence(current, plan.deployment)
         if keep_on_failure:

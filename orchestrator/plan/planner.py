@@ -104,6 +104,7 @@ class _UpBuilder:
                 assignment.node, "check docker, image, ports, memory", "preflight", 90,
                 image=self.recipe.container, need_ray=cluster, ports=ports, ray_auth=cluster and self._ray_auth,
                 rdma_devices=assignment.node.rdma_devices if self._rdma(assignment.node) else (),
+                check_flags=assignment.node == self.layout.entry,
                 go_server_version="{{.Server.Version}}", go_layers="{{json .RootFS.Layers}}",
                 recipe=self.recipe.name, model_dir=repo_dir(self.recipe.model), revision=self.recipe.revision or "main",
             ))
