@@ -25,8 +25,8 @@ class TopologyError(ConfigError):
     """The recipe and the chosen topology or nodes do not fit together."""
 
 
-class NotImplementedYet(SparkctlError):
-    """A command needs a part of sparkctl that does not exist yet."""
+class PartialFailure(SparkctlError):
+    """A read or cleanup command did its work on every reachable node; the message names the others."""
 
     exit_code = 4
 
@@ -38,7 +38,11 @@ class ExecutionError(SparkctlError):
 
 
 class ConnectionFailed(ExecutionError):
-    """A node could not be reached over SSH."""
+    """A node could not be reached over SSH, or stopped answering."""
+
+
+class Cancelled(ExecutionError):
+    """A step stopped because its phase failed elsewhere or the user interrupted."""
 
 
 class HostKeyError(ExecutionError):

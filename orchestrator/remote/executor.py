@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import queue
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from orchestrator.config.inventory import Inventory
-from orchestrator.errors import ConnectionFailed, ExecutionError, SparkctlError
+from orchestrator.errors import Cancelled, ConnectionFailed, ExecutionError, SparkctlError
 from orchestrator.plan.data import Phase, PhaseKind, Plan, Step
 from orchestrator.remote import readiness
 from orchestrator.remote.transport import Result, Transport
@@ -17,6 +18,9 @@ from orchestrator.report.events import Event
 
 STDERR_TAIL = 12
 FAILED = -1
+POLL = 0.1
+# After a node fails, how long the others may still report their own failure into the same message.
+FAILURE_GRACE = 0.5
 
 
 @dataclass
@@ -53,10 +57,13 @@ class Executor:
                  secrets: dict[str, str] | None = None):
         self.transport, self.inventory, self.emit = transport, inventory, emit
         self.secrets = secrets or {}
+        self.cancel = threading.Event()
 
     def run(self, plan: Plan, report: Report | None = None) -> Report:
         """Run every phase; raise ExecutionError at the first failed phase."""
         report = report if report is not None else Report()
+        # Fresh per run: a rollback after a cancelled run must not start cancelled.
+        self.cancel = threading.Event()
         for phase in plan.phases:
             self.run_phase(phase, report)
         return report
@@ -75,21 +82,46 @@ class Executor:
         return results
 
     def _parallel(self, phase: Phase, runner) -> list[Result]:
-        if len(phase.steps) == 1 and not phase.tolerant:
-            return [runner(phase, phase.steps[0])]
-        with ThreadPoolExecutor(max_workers=min(32, len(phase.steps))) as pool:
-            futures = [pool.submit(runner, phase, step) for step in phase.steps]
-            outcomes = [_outcome(f) for f in futures]
+        """Every step on its own daemon thread; the first failure ends the phase for all (unless tolerant).
+
+        Daemon threads and a polling wait keep Ctrl-C and a failed node answered within a fraction of a second:
+        nothing waits for a node that is slow to notice it was cancelled.
+        """
+        outcomes: queue.Queue = queue.Queue()
+        for index, step in enumerate(phase.steps):
+            threading.Thread(target=_deliver, args=(runner, phase, step, index, outcomes), daemon=True,
+                             name=f"sparkctl {phase.name} {step.node}").start()
+        try:
+            collected = self._collect(phase, outcomes)
+        except BaseException:
+            self.cancel.set()
+            raise
         if phase.tolerant:
-            return [_as_failed_result(o, step) for o, step in zip(outcomes, phase.steps, strict=True)]
-        errors = [o for o in outcomes if isinstance(o, BaseException)]
-        if errors:
+            return [_as_failed_result(collected[i], step) for i, step in enumerate(phase.steps)]
+        return [collected[i] for i in range(len(phase.steps))]
+
+    def _collect(self, phase: Phase, outcomes: queue.Queue) -> dict[int, object]:
+        collected: dict[int, object] = {}
+        failed_at = None
+        while len(collected) < len(phase.steps):
+            if failed_at is not None and time.monotonic() - failed_at > FAILURE_GRACE:
+                break
+            try:
+                index, outcome = outcomes.get(timeout=POLL)
+            except queue.Empty:
+                continue
+            collected[index] = outcome
+            if isinstance(outcome, BaseException) and not phase.tolerant and failed_at is None:
+                failed_at = time.monotonic()
+        errors = [o for o in collected.values() if isinstance(o, BaseException) and not isinstance(o, Cancelled)]
+        if errors and not phase.tolerant:
+            self.cancel.set()
             raise _combine(errors)
-        return outcomes
+        return collected
 
     def _script(self, phase: Phase, step: Step) -> Result:
         node = self.inventory.node(step.node)
-        result = self.transport.run(node, step.script, step.timeout, self._secrets_for(step))
+        result = self.transport.run(node, step.script, step.timeout, self._secrets_for(step), cancel=self.cancel)
         if not result.ok:
             raise ExecutionError(failure_message(phase.name, step, result))
         self.emit(Event("step-done", phase.name, step.node, step.description, result.seconds, result.facts()))
@@ -103,7 +135,7 @@ class Executor:
         started = time.monotonic()
         seen = "no answer yet"
         while time.monotonic() - started < gate.deadline:
-            result = self.transport.run(node, step.script, step.timeout)
+            result = self.transport.run(node, step.script, step.timeout, cancel=self.cancel)
             members = _ray_members(result)
             if members is not None:
                 missing = gate_shortfall(members, gate.expected_ips, gate.min_gpus)
@@ -114,14 +146,16 @@ class Executor:
                 seen = missing
             else:
                 seen = (result.stderr.strip().splitlines() or ["Ray not answering yet"])[-1]
-            time.sleep(gate.interval)
+            if self.cancel.wait(gate.interval):
+                raise Cancelled(f"phase {phase.name} on {step.node}: cancelled")
         raise ExecutionError(f"phase {phase.name} failed on {step.node}: Ray membership not reached within "
                              f"{gate.deadline:g}s: {seen}")
 
     def _ready(self, phase: Phase, step: Step) -> Result:
         nodes = [self.inventory.node(name) for name in (step.node, *step.readiness.watch)]
         progress = lambda message: self.emit(Event("progress", phase.name, step.node, message))  # noqa: E731
-        seconds = readiness.wait_until_ready(self.transport, nodes, step, phase.name, progress, self._secrets_for(step))
+        seconds = readiness.wait_until_ready(self.transport, nodes, step, phase.name, progress, self._secrets_for(step),
+                                             self.cancel)
         self.emit(Event("step-done", phase.name, step.node, f"answering at {step.readiness.local_url}/v1", seconds))
         return Result(step.node, 0, "ready=yes\n", "", seconds)
 
@@ -176,11 +210,12 @@ def _as_failed_result(outcome, step: Step) -> Result:
     return outcome
 
 
-def _outcome(future):
+def _deliver(runner, phase: Phase, step: Step, index: int, outcomes: queue.Queue) -> None:
+    """Run one step on a worker thread and hand its result, or its exception, to the collector."""
     try:
-        return future.result()
-    except BaseException as exc:  # noqa: BLE001 - collected and re-raised together
-        return exc
+        outcomes.put((index, runner(phase, step)))
+    except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which raises it
+        outcomes.put((index, exc))
 
 
 def _combine(errors: list[BaseException]) -> BaseException:

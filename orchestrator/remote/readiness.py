@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from enum import IntEnum
 
 from orchestrator.config.inventory import Node
-from orchestrator.errors import ConnectionFailed, ExecutionError
+from orchestrator.errors import Cancelled, ConnectionFailed, ExecutionError
 from orchestrator.plan.data import Step
 from orchestrator.plan.probes import PROBE_TIMEOUT
 from orchestrator.remote.transport import Result, Transport
@@ -71,10 +72,11 @@ def stopped_container(result: Result, container: str) -> str | None:
     return f"container {container} is {state}; its last log lines:\n{logs}"
 
 
-def probe(transport: Transport, node: Node, script: str, phase: str, secrets: dict[str, str] | None = None) -> Result:
+def probe(transport: Transport, node: Node, script: str, phase: str, secrets: dict[str, str] | None = None,
+          cancel: threading.Event | None = None) -> Result:
     """Run one probe on node; a node that does not answer in time is a failure of the phase."""
     try:
-        result = transport.run(node, script, PROBE_TIMEOUT, secrets)
+        result = transport.run(node, script, PROBE_TIMEOUT, secrets, cancel=cancel)
     except ConnectionFailed as exc:
         raise ConnectionFailed(f"phase {phase} failed on {node.name}: {exc}") from None
     if result.timed_out or not result.ok:
@@ -85,14 +87,17 @@ def probe(transport: Transport, node: Node, script: str, phase: str, secrets: di
 
 
 def wait_until_ready(transport: Transport, nodes: list[Node], step: Step, phase: str,
-                     progress: Callable[[str], None], secrets: dict[str, str] | None = None) -> float:
+                     progress: Callable[[str], None], secrets: dict[str, str] | None = None,
+                     cancel: threading.Event | None = None) -> float:
     """Poll the node-side probe until ready; fail fast with the last log lines if a watched container stops."""
     ready, (serving, *watched) = step.readiness, nodes
+    cancel = cancel or threading.Event()
     started = last_report = time.monotonic()
     while True:
         for node in watched:
-            _raise_if_stopped(probe(transport, node, ready.watch_script, phase), node, ready.container, phase)
-        result = probe(transport, serving, step.script, phase, secrets)
+            _raise_if_stopped(probe(transport, node, ready.watch_script, phase, cancel=cancel), node, ready.container,
+                              phase)
+        result = probe(transport, serving, step.script, phase, secrets, cancel)
         _raise_if_stopped(result, serving, ready.container, phase)
         missing = probe_shortfall(result.facts(), ready.served_name)
         now = time.monotonic()
@@ -103,7 +108,8 @@ def wait_until_ready(transport: Transport, nodes: list[Node], step: Step, phase:
         if now - last_report >= PROGRESS_EVERY:
             progress(f"waiting {now - started:.0f}s: {missing}")
             last_report = now
-        time.sleep(max(0.0, ready.interval - (time.monotonic() - now)))
+        if cancel.wait(max(0.0, ready.interval - (time.monotonic() - now))):
+            raise Cancelled(f"phase {phase} on {serving.name}: cancelled")
 
 
 def _raise_if_stopped(result: Result, node: Node, container: str, phase: str) -> None:

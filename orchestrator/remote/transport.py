@@ -16,11 +16,13 @@ import fabric
 import paramiko
 
 from orchestrator.config.inventory import Inventory, Node
-from orchestrator.errors import ConnectionFailed, HostKeyError
+from orchestrator.errors import Cancelled, ConnectionFailed, HostKeyError
 from orchestrator.plan import shell
 from orchestrator.remote import hostkeys
 
 CONNECT_TIMEOUT = 10.0
+KEEPALIVE = 2
+LOST_AFTER = 8.0
 RELEASE_WAIT = 3.0
 PREAMBLE = "set -o pipefail\ntrap 'echo \"sparkctl: failed ($?): $BASH_COMMAND\" >&2' ERR\n"
 
@@ -67,7 +69,8 @@ class Held:
 class Transport(Protocol):
     """Runs scripts on nodes."""
 
-    def run(self, node: Node, script: str, timeout: float, secrets: dict[str, str] | None = None) -> Result: ...
+    def run(self, node: Node, script: str, timeout: float, secrets: dict[str, str] | None = None,
+            cancel: threading.Event | None = None) -> Result: ...
 
     def stream(self, node: Node, script: str, stop: threading.Event) -> Iterator[str]: ...
 
@@ -94,18 +97,30 @@ class SSHTransport:
         self._known: dict[Path, paramiko.HostKeys] = {}
         self._config = fabric.Config(runtime_ssh_path=inventory.ssh_config_path())
 
-    def run(self, node: Node, script: str, timeout: float, secrets: dict[str, str] | None = None) -> Result:
-        """Run script with bash on node; never raises for a non-zero exit."""
+    def run(self, node: Node, script: str, timeout: float, secrets: dict[str, str] | None = None,
+            cancel: threading.Event | None = None) -> Result:
+        """Run script with bash on node; never raises for a non-zero exit.
+
+        Raises ConnectionFailed when the node stops answering (keepalives notice within LOST_AFTER seconds),
+        and Cancelled when cancel is set: the channel closes and the node's own timeout ends the script.
+        """
         started = time.monotonic()
         channel = self._session(node)
-        channel.settimeout(1.0)
-        # The node enforces the step's timeout too, so a step we give up on does not run on unseen.
-        channel.exec_command(f"timeout --kill-after=5 {math.ceil(timeout) + 1} bash -se")
-        channel.sendall(stdin_script(script, secrets).encode())
-        channel.shutdown_write()
-        out, err, timed_out = _drain(channel, timeout)
-        code = -1 if timed_out else channel.recv_exit_status()
-        channel.close()
+        try:
+            channel.settimeout(1.0)
+            # The node enforces the step's timeout too, so a step we give up on does not run on unseen.
+            channel.exec_command(f"timeout --kill-after=5 {math.ceil(timeout) + 1} bash -se")
+            channel.sendall(stdin_script(script, secrets).encode())
+            channel.shutdown_write()
+            out, err, timed_out = _drain(channel, timeout, cancel)
+            code = -1 if timed_out else channel.recv_exit_status()
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise ConnectionFailed(f"{node.name} ({node.ip}): the SSH connection failed: {exc or type(exc).__name__}") from None
+        except _Lost:
+            raise ConnectionFailed(f"{node.name} ({node.ip}): stopped answering (no SSH keepalive reply for "
+                                   f"{LOST_AFTER:g}s)") from None
+        finally:
+            channel.close()
         return Result(node.name, code, out, err, time.monotonic() - started, timed_out)
 
     def stream(self, node: Node, script: str, stop: threading.Event) -> Iterator[str]:
@@ -194,6 +209,7 @@ class SSHTransport:
         connection.client._host_keys = self._host_keys(known)
         connection.client.set_missing_host_key_policy(hostkeys.RecordFirstContact(known, self.notify))
         _open(connection, node, known)
+        _keep_alive(connection.transport)
         return connection
 
 
@@ -202,6 +218,15 @@ class SSHTransport:
             if known not in self._known:
                 self._known[known] = paramiko.HostKeys(str(known) if known.is_file() else None)
             return self._known[known]
+
+
+def _keep_alive(transport: paramiko.Transport) -> None:
+    """SSH keepalives plus a TCP user timeout: a node that stops answering is declared lost in LOST_AFTER seconds."""
+    transport.set_keepalive(KEEPALIVE)
+    sock = transport.sock
+    if isinstance(sock, socket.socket) and hasattr(socket, "TCP_USER_TIMEOUT"):
+        # Unacknowledged data (the keepalives themselves) older than this aborts the connection.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(LOST_AFTER * 1000))
 
 
 def _free_local_port() -> int:
@@ -227,11 +252,19 @@ def _open(connection: fabric.Connection, node: Node, known) -> None:
         raise ConnectionFailed(f"{where}: cannot connect over SSH: {exc or type(exc).__name__}") from None
 
 
-def _drain(channel: paramiko.Channel, timeout: float) -> tuple[str, str, bool]:
+class _Lost(Exception):
+    """The channel's connection died under it."""
+
+
+def _drain(channel: paramiko.Channel, timeout: float, cancel: threading.Event | None = None) -> tuple[str, str, bool]:
     """Read stdout and stderr until the command ends or the timeout passes."""
     deadline = time.monotonic() + timeout
     out, err = bytearray(), bytearray()
     while time.monotonic() < deadline:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("cancelled")
+        if not channel.get_transport().is_active():
+            raise _Lost()
         if channel.recv_ready():
             out += channel.recv(65536)
         elif channel.recv_stderr_ready():

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from orchestrator.config.inventory import load_inventory
-from orchestrator.errors import ExecutionError
+from orchestrator.errors import Cancelled, ConnectionFailed, ExecutionError
 from orchestrator.plan.data import Gate, Phase, PhaseKind, Plan, Readiness, Step
 from orchestrator.remote.executor import Executor, gate_shortfall
 from orchestrator.remote.transport import Result
@@ -25,7 +28,7 @@ class FakeTransport:
         self.calls: list[tuple[str, str, dict]] = []
         self.lock = threading.Lock()
 
-    def run(self, node, script, timeout, secrets=None):
+    def run(self, node, script, timeout, secrets=None, cancel=None):
         with self.lock:
             self.calls.append((node.name, script, dict(secrets or {})))
         return self.answer(node.name, script)
@@ -123,3 +126,66 @@ def test_readiness_watches_the_workers_too():
     plan = Plan("x", (phase("readiness", Step(A, "r", "probe", 5, readiness=ready), kind=PhaseKind.READINESS),))
     with pytest.raises(ExecutionError, match=f"phase readiness failed on {B}: container sparkctl-vllm is exited"):
         run.run(plan)
+
+
+def _slow_unless_cancelled(seconds: float):
+    """A node that takes `seconds` unless its run is cancelled first; records whether it was."""
+    seen = {"cancelled": False}
+
+    def answer(node, script, cancel):
+        if cancel is not None and cancel.wait(seconds):
+            seen["cancelled"] = True
+            raise Cancelled("cancelled")
+        return ok(node)
+    return answer, seen
+
+
+class CancellableTransport(FakeTransport):
+    """Hands the executor's cancel event to the answer, as the SSH transport checks it."""
+
+    def run(self, node, script, timeout, secrets=None, cancel=None):
+        return self.answer(node.name, script, cancel)
+
+
+def test_the_first_failure_ends_the_phase_for_every_node_at_once():
+    slow, seen = _slow_unless_cancelled(30)
+
+    def answer(node, script, cancel):
+        return Result(node, 3, "", "boom", 0.01) if node == A else slow(node, script, cancel)
+    run = Executor(CancellableTransport(answer), load_inventory(EXAMPLE), lambda _e: None)
+    started = time.monotonic()
+    with pytest.raises(ExecutionError, match=f"phase one failed on {A}"):
+        run.run(Plan("x", (phase("one", Step(A, "a", "x", 60), Step(B, "b", "x", 60)),)))
+    assert time.monotonic() - started < 2
+    assert wait_until(lambda: seen["cancelled"], 2), "the slow node was not told to stop"
+
+
+def test_ctrl_c_stops_waiting_within_a_second_and_cancels_the_nodes():
+    slow, seen = _slow_unless_cancelled(30)
+    run = Executor(CancellableTransport(slow), load_inventory(EXAMPLE), lambda _e: None)
+    threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run.run(Plan("x", (phase("one", Step(A, "a", "x", 60), Step(B, "b", "x", 60)),)))
+    assert time.monotonic() - started < 1.5
+    assert wait_until(lambda: seen["cancelled"], 2)
+
+
+def test_a_tolerant_phase_reports_the_unreachable_node_and_keeps_the_others():
+    def answer(node, script, cancel):
+        if node == B:
+            raise ConnectionFailed(f"{node}: no answer on SSH within 10s")
+        return ok(node, "removed=1\n")
+    run = Executor(CancellableTransport(answer), load_inventory(EXAMPLE), lambda _e: None)
+    report = run.run(Plan("x", (Phase("down", "Down", (Step(A, "a", "x", 5), Step(B, "b", "x", 5)), tolerant=True),)))
+    assert report.facts("down") == {A: {"removed": "1"}}
+    assert "no answer on SSH" in report.failed("down")[B]
+
+
+def wait_until(predicate, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
