@@ -1,8 +1,10 @@
-"""`drop-caches`: drop the page cache on nodes in parallel, MemAvailable before and after."""
+"""`drop-caches`: drop the page cache on nodes in parallel, MemAvailable before and after; nodes that are down
+are reported, the others dropped."""
 
 from __future__ import annotations
 
 from orchestrator.config.settings import Settings, select_nodes
+from orchestrator.ops.partial import raise_if_partial
 from orchestrator.plan import planner
 from orchestrator.remote.session import session
 from orchestrator.report import console
@@ -13,13 +15,16 @@ def drop_caches(settings: Settings, nodes: str | None, all_nodes: bool) -> None:
     inventory = settings.load_inventory()
     targets = select_nodes(inventory, nodes, all_nodes)
     with session(settings, inventory) as current:
-        report = current.run(planner.plan_drop_caches(inventory, targets, settings.templates_dir))
-    facts = report.facts("drop-caches")
+        report = current.run(planner.plan_drop_caches(inventory, targets, settings.templates_dir, tolerant=True))
+    facts, failed = report.facts("drop-caches"), report.failed("drop-caches")
     if settings.json:
-        console.emit_json(facts)
-        return
-    rows = [[n, _gib(f.get("mem_available_kb_before")), _gib(f.get("mem_available_kb_after"))] for n, f in facts.items()]
-    console.table("page cache dropped", ["node", "MemAvailable before", "MemAvailable after"], rows)
+        console.emit_json({**facts, **{node: {"error": why} for node, why in failed.items()}})
+    else:
+        rows = [[n, _gib(f.get("mem_available_kb_before")), _gib(f.get("mem_available_kb_after"))]
+                for n, f in facts.items()]
+        rows += [[n, "unreachable", ""] for n in failed]
+        console.table("page cache dropped", ["node", "MemAvailable before", "MemAvailable after"], rows)
+    raise_if_partial("drop-caches", failed, "drop their caches once they answer")
 
 
 def _gib(kb: str | None) -> str:

@@ -9,6 +9,7 @@ from orchestrator.plan import probes
 from orchestrator.plan.argv import API_KEY_ENV
 from orchestrator.plan.data import Phase, Plan, Step
 from orchestrator.plan.proxy import API_LABEL, SECRET, ProxyRole
+from orchestrator.remote.executor import FAILED
 from orchestrator.remote.readiness import Depth, probe_shortfall, stopped_container
 from orchestrator.remote.session import Session
 from orchestrator.remote.state import Container
@@ -51,11 +52,13 @@ def run_probes(current: Session, steps: tuple[Step, ...]) -> list[Result]:
     """Every probe once, all nodes in parallel, results in the order of steps."""
     if not steps:
         return []
-    return current.run(Plan("probe", (Phase("probe", "Health", steps),))).results["probe"]
+    return current.run(Plan("probe", (Phase("probe", "Health", steps, tolerant=True),))).results["probe"]
 
 
 def verdict(result: Result, container: str, served_name: str, depth: Depth) -> str | None:
     """None when the probe saw a healthy server, else what is wrong."""
+    if result.exit_code == FAILED:
+        return f"could not probe: {result.stderr.splitlines()[0] if result.stderr else 'no answer'}"
     return stopped_container(result, container) or probe_shortfall(result.facts(), served_name, depth)
 
 

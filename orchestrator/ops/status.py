@@ -8,6 +8,7 @@ from orchestrator.errors import ConfigError
 from orchestrator.ops import proxy
 from orchestrator.ops.credentials import stored_credentials
 from orchestrator.ops.health import SERVING_ROLES, health_by_container
+from orchestrator.ops.partial import raise_if_partial
 from orchestrator.plan.proxy import API_LABEL, ProxyRole
 from orchestrator.remote.session import session
 from orchestrator.remote.state import Container
@@ -19,18 +20,20 @@ def status(settings: Settings, show_key: bool = False) -> None:
     inventory = settings.load_inventory()
     secrets = stored_credentials()
     with session(settings, inventory, secrets) as current:
-        live = current.containers(inventory.nodes)
+        live = current.containers(inventory.nodes, tolerant=not show_key)
         if show_key:
             console.info(_endpoint_key(live))
             return
         health = health_by_container(current, live, set(secrets))
     rows = proxy.with_backends([_status_row(c, health) for c in live], [c.labels for c in live])
+    rows += [_unreachable_row(node, why) for node, why in current.unreachable.items()]
     if settings.json:
         console.emit_json(rows)
     elif not rows:
         console.info("nothing deployed by sparkctl on " + ", ".join(n.name for n in inventory.nodes))
     else:
         console.table("sparkctl status", list(rows[0]), [list(r.values()) for r in rows])
+    raise_if_partial("status", current.unreachable, "their containers are unknown until they answer")
 
 
 def _endpoint_key(live: list[Container]) -> str:
@@ -42,6 +45,12 @@ def _endpoint_key(live: list[Container]) -> str:
         raise ConfigError(f"no {kind.what} on this workstation ({kind.path()}); 'sparkctl up' creates it, "
                           f"or set ${kind.env} to the one the deployment was started with")
     return key
+
+
+def _unreachable_row(node: str, why: str) -> dict[str, str]:
+    first = why.splitlines()[0] if why else "no answer"
+    return {"node": node, "deployment": "", "role": "", "recipe": "", "hash": "", "container": "unreachable",
+            "health": first, "endpoint": "", "backends": ""}
 
 
 def _status_row(container: Container, health: dict[tuple[str, str], str]) -> dict[str, str]:

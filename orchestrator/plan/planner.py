@@ -184,20 +184,21 @@ class _UpBuilder:
         return Phase("readiness", "Readiness", tuple(steps), kind=PhaseKind.READINESS)
 
 
-def plan_drop_caches(inventory: Inventory, nodes: tuple[Node, ...], templates_dir: str | None = None) -> Plan:
+def plan_drop_caches(inventory: Inventory, nodes: tuple[Node, ...], templates_dir: str | None = None,
+                     tolerant: bool = False) -> Plan:
     """Drop the page cache on nodes, reporting MemAvailable before and after."""
     script = render("drop_caches", templates_dir)
     steps = tuple(Step(n.name, "drop the page cache", script, 60) for n in nodes)
-    return Plan(action="drop-caches", phases=(Phase("drop-caches", "Drop page cache", steps),))
+    return Plan(action="drop-caches", phases=(Phase("drop-caches", "Drop page cache", steps, tolerant=tolerant),))
 
 
 def plan_teardown(nodes: tuple[Node, ...], deployment_id: str | None = None,
-                  templates_dir: str | None = None) -> Plan:
+                  templates_dir: str | None = None, tolerant: bool = False) -> Plan:
     """Remove sparkctl's containers (all of them, or one deployment's) and verify none survive."""
     label_filter = f"label={LABEL}={deployment_id}" if deployment_id else f"label={LABEL}"
     script = render("teardown", templates_dir, filter=label_filter)
     steps = tuple(Step(n.name, "remove sparkctl containers", script, 120) for n in nodes)
-    return Plan(action="down", phases=(Phase("teardown", "Teardown", steps),))
+    return Plan(action="down", phases=(Phase("teardown", "Teardown", steps, tolerant=tolerant),))
 
 
 def plan_failure_logs(nodes: tuple[Node, ...], deployment_id: str, templates_dir: str | None = None,
@@ -209,8 +210,8 @@ def plan_failure_logs(nodes: tuple[Node, ...], deployment_id: str, templates_dir
     return Plan(action="failure-logs", phases=(Phase("failure-logs", "Save logs", steps, tolerant=True),))
 
 
-def plan_status(nodes: tuple[Node, ...], templates_dir: str | None = None) -> Plan:
+def plan_status(nodes: tuple[Node, ...], templates_dir: str | None = None, tolerant: bool = False) -> Plan:
     """Read every sparkctl container's labels and state from the nodes."""
     script = render("status", templates_dir, filter=f"label={LABEL}", go_format=GO_STATUS)
     steps = tuple(Step(n.name, "list sparkctl containers", script, 30) for n in nodes)
-    return Plan(action="status", phases=(Phase("status", "Status", steps),))
+    return Plan(action="status", phases=(Phase("status", "Status", steps, tolerant=tolerant),))

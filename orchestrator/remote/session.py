@@ -32,19 +32,29 @@ class Session:
         self.emit = reporter_for(settings.json)
         self.transport = SSHTransport(inventory, notify=lambda m: self.emit(Event("notice", message=m)))
         self.executor = Executor(self.transport, inventory, self.emit, secrets)
+        # Nodes a tolerant command could not reach, with why: read and cleanup commands go on without them.
+        self.unreachable: dict[str, str] = {}
 
     def run(self, plan: Plan, report: Report | None = None) -> Report:
         """Execute a plan."""
         return self.executor.run(plan, report)
 
-    def containers(self, nodes: tuple[Node, ...]) -> list[Container]:
-        """Every sparkctl container on nodes, read live."""
-        report = self.run(planner.plan_status(nodes, self.settings.templates_dir))
+    def containers(self, nodes: tuple[Node, ...], tolerant: bool = False) -> list[Container]:
+        """Every sparkctl container on nodes, read live (tolerant: on the nodes that answer)."""
+        report = self.run(planner.plan_status(nodes, self.settings.templates_dir, tolerant))
+        self.unreachable.update(report.failed("status"))
         return [c for result in report.results["status"] for c in parse_containers(result)]
 
+    def reachable(self, nodes: tuple[Node, ...]) -> tuple[Node, ...]:
+        """The nodes not found unreachable so far."""
+        return tuple(n for n in nodes if n.name not in self.unreachable)
+
     @contextlib.contextmanager
-    def locked(self, nodes: tuple[Node, ...]) -> Iterator[None]:
-        """Hold the cluster lock on every node for the duration; refuse if someone else holds it."""
+    def locked(self, nodes: tuple[Node, ...], tolerant: bool = False) -> Iterator[None]:
+        """Hold the cluster lock on every node for the duration; refuse if someone else holds it.
+
+        tolerant: a node that cannot be reached is noted in `unreachable` and left out, not a failure.
+        """
         owner = f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S %Z')}"
         script = render("lock", self.settings.templates_dir, owner=owner)
         held = []
@@ -53,6 +63,9 @@ class Session:
                 try:
                     hold = self.transport.hold(node, script, 30)
                 except ConnectionFailed as exc:
+                    if tolerant:
+                        self.unreachable[node.name] = str(exc)
+                        continue
                     raise ConnectionFailed(f"phase connect failed on {node.name}: {exc}") from None
                 held.append(hold)
                 if hold.channel is None:

@@ -92,6 +92,8 @@ class SSHTransport:
         self.inventory = inventory
         self.notify = notify
         self._connections: dict[str, fabric.Connection] = {}
+        # A node declared lost stays lost for this invocation: rollback and log saving skip it at once.
+        self._lost: dict[str, str] = {}
         self._locks: dict[str, threading.Lock] = {n.name: threading.Lock() for n in inventory.nodes}
         self._known_lock = threading.Lock()
         self._known: dict[Path, paramiko.HostKeys] = {}
@@ -115,10 +117,9 @@ class SSHTransport:
             out, err, timed_out = _drain(channel, timeout, cancel)
             code = -1 if timed_out else channel.recv_exit_status()
         except (paramiko.SSHException, OSError, EOFError) as exc:
-            raise ConnectionFailed(f"{node.name} ({node.ip}): the SSH connection failed: {exc or type(exc).__name__}") from None
+            raise self._lose(node, f"the SSH connection failed: {exc or type(exc).__name__}") from None
         except _Lost:
-            raise ConnectionFailed(f"{node.name} ({node.ip}): stopped answering (no SSH keepalive reply for "
-                                   f"{LOST_AFTER:g}s)") from None
+            raise self._lose(node, f"stopped answering (no SSH keepalive reply for {LOST_AFTER:g}s)") from None
         finally:
             channel.close()
         return Result(node.name, code, out, err, time.monotonic() - started, timed_out)
@@ -188,7 +189,14 @@ class SSHTransport:
         except (paramiko.SSHException, OSError, EOFError) as exc:
             raise ConnectionFailed(f"{node.name} ({node.ip}): SSH session failed: {exc or type(exc).__name__}") from None
 
+    def _lose(self, node: Node, why: str) -> ConnectionFailed:
+        """Remember that node is gone for the rest of this invocation; the error to raise."""
+        self._lost[node.name] = why
+        return ConnectionFailed(f"{node.name} ({node.ip}): {why}")
+
     def _connect(self, node: Node) -> fabric.Connection:
+        if node.name in self._lost:
+            raise ConnectionFailed(f"{node.name} ({node.ip}): {self._lost[node.name]} earlier in this run; skipped")
         with self._locks[node.name]:
             existing = self._connections.get(node.name)
             if existing is not None and existing.is_connected:
