@@ -76,7 +76,7 @@ def choose_fabric(ip: str, interfaces: list[Interface], devices: list[RdmaDevice
 
 def rdma_value(devices: list[RdmaDevice], fabric_if: str | None) -> str | None:
     """The active RoCE devices (those on the fabric interface first) as the inventory accepts them."""
-    active = sorted((d for d in devices if d.state == "ACTIVE"), key=lambda d: (d.netdev != fabric_if, d.name))
+    active = sorted((d for d in devices if d.state == "ACTIVE"), key=lambda d: (d.netdev != fabric_if, d.name.lower()))
     if not active:
         return None
     joined = ",".join(d.name for d in active)

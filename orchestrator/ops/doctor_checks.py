@@ -86,11 +86,13 @@ def check_mtus(nodes: list[Node], facts: dict[str, dict[str, str]]) -> list[Prob
     counts = Counter(mtus.values()).most_common()
     majority = counts[0][0] if counts[0][1] > counts[1][1] else None
     listed = ", ".join(f"{name}={mtu}" for name, mtu in mtus.items())
-    odd = [name for name, mtu in mtus.items() if mtu != majority] if majority else list(mtus)
     target = majority or max(mtus.values(), key=int)
+    # Without a majority nobody knows which node is wrong: name them all, fix towards the larger MTU.
+    where = [name for name, mtu in mtus.items() if mtu != majority] if majority else list(mtus)
     fif = {n.name: n.fabric_if for n in nodes}
-    commands = "; ".join(f"on {name}: sudo ip link set {fif[name]} mtu {target}" for name in odd)
-    return [Problem(", ".join(odd), "mtu", f"fabric MTU differs between nodes ({listed}): large frames are dropped "
+    commands = "; ".join(f"on {name}: sudo ip link set {fif[name]} mtu {target}" for name, mtu in mtus.items()
+                         if mtu != target)
+    return [Problem(", ".join(where), "mtu", f"fabric MTU differs between nodes ({listed}): large frames are dropped "
                     "and NCCL stalls", f"use one MTU on every node's fabric interface ({commands}; make it "
                     "permanent in netplan)")]
 
