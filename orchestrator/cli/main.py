@@ -247,6 +247,7 @@ def _register_sync() -> None:
 
 
 _register_sync()
+__import__("orchestrator.cli.doctor", fromlist=["register"]).register(cli)
 
 
 def main(argv: list[str] | None = None) -> None:

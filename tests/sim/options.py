@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import asdict, dataclass
 
 from tests.sim.layout import SPARK_USER, ClusterLayout
@@ -23,9 +24,12 @@ class SimOptions:
     port22_only: bool = False
 
     def check(self) -> SimOptions:
-        """Refuse an SSH user the harness cannot create."""
+        """Refuse an SSH user the harness cannot create (or one that could not drop caches)."""
         if self.ssh_user not in USERS:
             raise SimError(f"unknown SSH user {self.ssh_user!r}: choose one of {', '.join(USERS)}")
+        if self.ssh_user != "root" and not shutil.which("sudo"):
+            raise SimError("a non-root SSH user needs sudo on this machine (drop_caches goes through 'sudo -n'): "
+                           "apt-get install -y sudo")
         return self
 
     def save(self, layout: ClusterLayout) -> None:
