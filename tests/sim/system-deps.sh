@@ -9,7 +9,7 @@ fi
 declare -A need=(
   [sshd]=openssh-server [ssh]=openssh-client [ip]=iproute2 [iptables]=iptables
   [dockerd]=docker.io [debootstrap]=debootstrap [busybox]=busybox-static
-  [pkill]=procps [curl]=curl [nsenter]=util-linux [rsync]=rsync
+  [pkill]=procps [curl]=curl [nsenter]=util-linux [rsync]=rsync [sudo]=sudo
 )
 missing=()
 for cmd in "${!need[@]}"; do

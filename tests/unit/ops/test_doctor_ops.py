@@ -27,7 +27,7 @@ class FakeTransport:
     def __init__(self, answer):
         self.answer, self.scripts, self.lock = answer, [], threading.Lock()
 
-    def run(self, node, script, timeout, secrets=None):
+    def run(self, node, script, timeout, secrets=None, cancel=None):
         with self.lock:
             self.scripts.append((node.name, script))
         return self.answer(node, script)
