@@ -163,6 +163,16 @@ def logs(ctx, node, follow, tail):
 
 
 @cli.command()
+@click.argument("node")
+@click.pass_context
+def unlock(ctx, node):
+    """Show who holds NODE's cluster lock and clear it (a sparkctl cut off by the network keeps it for minutes)."""
+    from orchestrator.ops import unlock as unlocking
+
+    unlocking.unlock(_settings(ctx), node)
+
+
+@cli.command()
 @click.option("--local-port", type=click.IntRange(0, 65535), default=0, show_default=True,
               help="Port on this workstation (0: any free one).")
 @click.option("--seconds", type=float, hidden=True, help="Close after this long (for scripts and tests).")

@@ -31,13 +31,16 @@ RAY_TOKEN_ENV = "RAY_AUTH_TOKEN"
 
 
 def arg_flags(args: dict[str, Any]) -> list[str]:
-    """Recipe args as vLLM flags: true -> bare flag, false/None -> omitted, list -> flag then items."""
+    """Recipe args as vLLM flags: true -> bare flag, false -> its --no- form, None -> omitted, list -> flag then items.
+
+    `false` turns a feature off (vLLM's booleans have --no- forms); preflight refuses one the image's vLLM lacks.
+    """
     flags: list[str] = []
     for key, value in args.items():
-        if value is None or value is False:
+        if value is None:
             continue
-        if value is True:
-            flags.append(f"--{key}")
+        if value is True or value is False:
+            flags.append(f"--{key}" if value else f"--no-{key}")
         elif isinstance(value, list):
             flags += [f"--{key}", *(_scalar(item) for item in value)]
         elif isinstance(value, dict):

@@ -224,3 +224,12 @@ def test_recipe_file_name_that_is_not_a_label_safe_name(sparkctl, write, tmp_pat
     outcome = sparkctl("--recipes-dir", str(tmp_path / "mine"), "plan", "solo", "a$(id)")
     assert outcome.code == 2 and "Traceback" not in outcome.err
     assert "not a valid name" in outcome.err
+
+
+def test_false_turns_a_feature_off_with_its_no_form(sparkctl):
+    outcome = sparkctl("plan", "solo", "gpt-oss-20b", "--set", "enable-prefix-caching=false", "--set", "enforce-eager=off")
+    assert outcome.code == 0, outcome.err
+    serve = next(line for line in outcome.out.splitlines() if line.startswith("docker run") and " serve " in line)
+    words = shlex.split(serve)
+    assert "--no-enable-prefix-caching" in words and "--enable-prefix-caching" not in words
+    assert words[words.index("--enforce-eager") + 1] == "off", "YAML 1.2: only true/false are booleans"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 
 from tests.integration.sparkctl_run import stop, wait_for
@@ -81,3 +82,30 @@ def test_sigint_during_readiness_rolls_back_and_the_lock_refuses_others(spark):
     assert up.returncode != 0
     assert "interrupted" in err and "rolled back" in err
     assert spark.no_containers_anywhere()
+
+
+def test_a_lock_left_by_a_cut_off_sparkctl_is_named_and_cleared(spark):
+    spark.cluster.ssh(1, "echo 'alice@laptop pid 4242 since yesterday' > /tmp/sparkctl.lock.owner; "
+                         "nohup flock /tmp/sparkctl.lock sleep 300 > /dev/null 2>&1 &", check=True)
+    assert_failed(spark.run("down"), "another sparkctl holds the lock: alice@laptop pid 4242")
+    cleared = spark.run("unlock", "spark1", check=True)
+    assert "cleared the lock held by alice@laptop pid 4242 since yesterday" in cleared.stdout
+    spark.run("down", check=True)
+    assert "no sparkctl holds the lock" in spark.run("unlock", "spark1", check=True).stdout
+
+
+def test_with_a_node_cut_the_others_are_still_served(spark):
+    spark.run("up", "solo", SOLO_RECIPE, check=True)
+    spark.cluster.cut(2)
+    try:
+        status = spark.run("--json", "status")
+        assert status.returncode == 4, status.stderr
+        rows = {row["node"]: row for row in json.loads(status.stdout)}
+        assert rows["spark1"]["health"] == "ready" and rows["spark2"]["container"] == "unreachable"
+        drops = spark.run("--json", "drop-caches", "--all")
+        assert drops.returncode == 4 and "error" in json.loads(drops.stdout)["spark2"]
+        down = spark.run("down")
+        assert down.returncode == 4 and "spark2" in down.stderr and "spark1 removed 1" in down.stdout
+        assert spark.containers(1) == []
+    finally:
+        spark.cluster.heal(2)
