@@ -11,7 +11,7 @@ from orchestrator.ops.health import SERVING_ROLES, health_by_container
 from orchestrator.ops.partial import raise_if_partial
 from orchestrator.plan.proxy import API_LABEL, ProxyRole
 from orchestrator.remote.session import session
-from orchestrator.remote.state import Container
+from orchestrator.remote.state import Container, leftovers
 from orchestrator.report import console
 
 
@@ -25,7 +25,8 @@ def status(settings: Settings, show_key: bool = False) -> None:
             console.info(_endpoint_key(live))
             return
         health = health_by_container(current, live, set(secrets))
-    rows = proxy.with_backends([_status_row(c, health) for c in live], [c.labels for c in live])
+    broken = leftovers(live, set(current.unreachable))
+    rows = proxy.with_backends([_status_row(c, health, c.deployment in broken) for c in live], [c.labels for c in live])
     rows += [_unreachable_row(node, why) for node, why in current.unreachable.items()]
     if settings.json:
         console.emit_json(rows)
@@ -53,11 +54,14 @@ def _unreachable_row(node: str, why: str) -> dict[str, str]:
             "health": first, "endpoint": "", "backends": ""}
 
 
-def _status_row(container: Container, health: dict[tuple[str, str], str]) -> dict[str, str]:
+def _status_row(container: Container, health: dict[tuple[str, str], str], leftover: bool) -> dict[str, str]:
     labels = container.labels
+    shown_health = health.get((container.node, container.name), "-")
+    if leftover and shown_health in ("-", "ready"):
+        shown_health = "leftover: the rest of its deployment is gone; 'sparkctl down' (or the next up) removes it"
     shown = labels.get("sparkctl.role") in (*SERVING_ROLES, ProxyRole.PROXY)
     endpoint = labels.get(API_LABEL) or labels.get("sparkctl.endpoint", "")
     return {"node": container.node, "deployment": container.deployment, "role": labels.get("sparkctl.role", ""),
             "recipe": labels.get("sparkctl.recipe", ""), "hash": labels.get("sparkctl.recipe-hash", "")[:12],
-            "container": container.state, "health": health.get((container.node, container.name), "-"),
+            "container": container.state, "health": shown_health,
             "endpoint": endpoint if shown else ""}

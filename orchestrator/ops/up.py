@@ -21,7 +21,7 @@ from orchestrator.plan.topology import Layout, Topology, assign
 from orchestrator.remote.executor import Report
 from orchestrator.remote.readiness import Depth
 from orchestrator.remote.session import Session, session
-from orchestrator.remote.state import Container, deployments
+from orchestrator.remote.state import Container, deployments, leftovers
 from orchestrator.report import console
 
 
@@ -124,15 +124,32 @@ def _clear_conflicts(current: Session, inventory: Inventory, deployment: Deploym
     """Refuse (or with --replace, tear down) whatever else runs on these nodes."""
     if not live:
         return
+    _remove_leftovers(current, inventory, live)
+    live = [c for c in live if c.deployment not in leftovers(live)]
+    if not live:
+        return
     found = deployments(live)
     described = "; ".join(f"{dep} on {', '.join(sorted({c.node for c in cs}))}" for dep, cs in found.items())
     if not replace:
         raise StateConflict(f"these nodes already run {described}; pass --replace to tear it down and deploy "
                             f"{deployment.id}, or run 'sparkctl down'")
     for dep, containers in found.items():
-        names = set(containers[0].labels.get("sparkctl.nodes", "").split(",")) | {c.node for c in containers}
-        nodes = tuple(n for n in inventory.nodes if n.name in names)
-        current.run(planner.plan_teardown(nodes, dep, current.settings.templates_dir))
+        _tear_down(current, inventory, dep, containers)
+
+
+def _tear_down(current: Session, inventory: Inventory, deployment_id: str, containers: list[Container]) -> None:
+    names = set(containers[0].labels.get("sparkctl.nodes", "").split(",")) | {c.node for c in containers}
+    nodes = tuple(n for n in inventory.nodes if n.name in names)
+    current.run(planner.plan_teardown(nodes, deployment_id, current.settings.templates_dir))
+
+
+def _remove_leftovers(current: Session, inventory: Inventory, live: list[Container]) -> None:
+    """What a broken deployment left (a node cut during its up, a crash) serves nobody: remove it unasked."""
+    for dep, containers in deployments(live).items():
+        if dep in leftovers(live):
+            where = ", ".join(sorted({c.node for c in containers}))
+            console.warn(f"removing leftovers of {dep} on {where} (that deployment can no longer serve)")
+            _tear_down(current, inventory, dep, containers)
 
 
 def _checked_run(current: Session, plan: Plan, recipe: Recipe, report: Report) -> Report:

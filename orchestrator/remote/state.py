@@ -50,6 +50,20 @@ def deployments(containers: list[Container]) -> dict[str, list[Container]]:
     return grouped
 
 
+def leftovers(containers: list[Container], unknown: set[str] = frozenset()) -> set[str]:
+    """Deployments that can no longer serve: a container stopped, or a node it was made for has none of it.
+
+    Nodes in `unknown` (unreachable) may still hold their part, so they do not make a deployment a leftover.
+    """
+    broken = set()
+    for deployment, members in deployments(containers).items():
+        expected = set(filter(None, members[0].labels.get("sparkctl.nodes", "").split(",")))
+        missing = expected - {c.node for c in members} - set(unknown)
+        if missing or not all(c.running for c in members):
+            broken.add(deployment)
+    return broken
+
+
 def entry_point(live: list[Container], inventory: Inventory) -> tuple[Node, int, Container]:
     """Where clients reach the running deployment: the node and port of its endpoint, and its container."""
     running = [c for c in live if c.running and c.labels.get("sparkctl.endpoint")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 
 from tests.integration.sparkctl_run import stop, wait_for
 
@@ -55,14 +56,20 @@ def test_node_cut_during_up_fails_naming_it(spark):
         head_log = lambda: spark.cluster.docker(1, ["logs", "sparkctl-vllm"]).stdout  # noqa: E731
         assert wait_for(lambda: "Starting to load model" in head_log(), 150), "vllm serve never started loading"
         spark.cluster.cut(2)
+        cut_at = time.monotonic()
         _out, err = stop(up, timeout=120)
+        took = time.monotonic() - cut_at
     finally:
         if up.poll() is None:
             up.kill()
     assert up.returncode != 0
-    assert "phase readiness failed on spark2" in err, err
+    assert "phase readiness failed on spark2" in err and "stopped answering" in err, err
+    print(f"cut to exit, rollback of spark1 included: {took:.1f}s")
+    assert took < 20, "a lost node must be declared within 10 s and skipped by the rollback"
     assert spark.containers(1) == [], "the reachable node was not rolled back"
     spark.cluster.heal(2)
+    rows = json.loads(spark.run("--json", "status").stdout)
+    assert [r["health"].split(":")[0] for r in rows if r["node"] == "spark2"] == ["leftover"], rows
     # The cut node's sshd learns its client is gone only when a heartbeat write fails after the heal.
     assert wait_for(lambda: spark.run("down").returncode == 0, 120, interval=3)
     assert spark.no_containers_anywhere()
