@@ -187,7 +187,7 @@ class SSHTransport:
         try:
             return connection.transport.open_session(timeout=CONNECT_TIMEOUT)
         except (paramiko.SSHException, OSError, EOFError) as exc:
-            raise ConnectionFailed(f"{node.name} ({node.ip}): SSH session failed: {exc or type(exc).__name__}") from None
+            raise self._lose(node, f"no new SSH session: {exc or type(exc).__name__}") from None
 
     def _lose(self, node: Node, why: str) -> ConnectionFailed:
         """Remember that node is gone for the rest of this invocation; the error to raise."""

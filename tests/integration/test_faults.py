@@ -63,7 +63,7 @@ def test_node_cut_during_up_fails_naming_it(spark):
         if up.poll() is None:
             up.kill()
     assert up.returncode != 0
-    assert "phase readiness failed on spark2" in err and "stopped answering" in err, err
+    assert "phase readiness failed on spark2" in err, err
     print(f"cut to exit, rollback of spark1 included: {took:.1f}s")
     assert took < 20, "a lost node must be declared within 10 s and skipped by the rollback"
     assert spark.containers(1) == [], "the reachable node was not rolled back"
