@@ -79,8 +79,14 @@ def find_target(live: list[Container]) -> Target:
         console.warn("warning: the proxy of these replicas is not running: measuring one replica only")
     endpoint = labels.get(REPLICA_API_LABEL) if role == "replica" else None
     return Target(entry.deployment, labels.get("sparkctl.recipe", ""), labels.get("sparkctl.recipe-hash", ""),
-                  labels.get("sparkctl.topology", ""), tuple(filter(None, labels.get("sparkctl.nodes", "").split(","))),
+                  _topology(labels), tuple(filter(None, labels.get("sparkctl.nodes", "").split(","))),
                   endpoint or labels["sparkctl.endpoint"], labels.get("sparkctl.served-name", ""), role)
+
+
+def _topology(labels: dict[str, str]) -> str:
+    """The topology as runs are compared: a cluster without Ray is `cluster-mp`, a different launch than Ray's."""
+    topology, backend = labels.get("sparkctl.topology", ""), labels.get("sparkctl.backend", "")
+    return f"{topology}-{backend}" if backend and backend != "ray" else topology
 
 
 def endpoint_key(via: str) -> str:

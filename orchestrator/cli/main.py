@@ -23,6 +23,9 @@ def _up_options(func):
         click.option("-e", "--env", "env", multiple=True, metavar="KEY[=VAL]",
                      help="Container env; '-e NAME' forwards NAME from this shell as a secret."),
         click.option("--force", is_flag=True, help="Launch even if the recipe breaks lint rules."),
+        click.option("--backend", type=click.Choice(["ray", "mp"]),
+                     help="How a cluster's nodes work together: Ray, or vLLM's own multi-node launch (default: "
+                          "the recipe's, else ray)."),
     ]):
         func = decorator(func)
     return func
@@ -87,12 +90,12 @@ def cli(ctx: click.Context, inventory, recipes_dir, templates_dir, as_json, debu
 @click.option("--tokenizer", metavar="DIR", help="For that benchmark: the model's tokenizer.json directory.")
 @click.option("--book", metavar="FILE", help="For that benchmark: a plain-text file to build prompts from.")
 @click.pass_context
-def up(ctx, topology, recipe, nodes, sets, env, force, dry_run, replace, keep_on_failure, timeout, ray_timeout,
+def up(ctx, topology, recipe, nodes, sets, env, force, backend, dry_run, replace, keep_on_failure, timeout, ray_timeout,
        setup, no_bench, tokenizer, book):
     """Bring RECIPE up as solo, cluster or replicas."""
     from orchestrator.ops import up as ops_up
 
-    request = ops_up.prepare_up(_settings(ctx), topology, recipe, nodes, sets, env, force)
+    request = ops_up.prepare_up(_settings(ctx), topology, recipe, nodes, sets, env, force, backend)
     deadlines = ops_up.Deadlines(ready=timeout, ray=ray_timeout)
     if dry_run:
         ops_up.show_plan(_settings(ctx), request, deadlines)
@@ -111,11 +114,11 @@ def up(ctx, topology, recipe, nodes, sets, env, force, dry_run, replace, keep_on
 @cli.command()
 @_up_options
 @click.pass_context
-def plan(ctx, topology, recipe, nodes, sets, env, force):
+def plan(ctx, topology, recipe, nodes, sets, env, force, backend):
     """Print every phase and every node's exact commands (a dry run)."""
     from orchestrator.ops import up as ops_up
 
-    request = ops_up.prepare_up(_settings(ctx), topology, recipe, nodes, sets, env, force)
+    request = ops_up.prepare_up(_settings(ctx), topology, recipe, nodes, sets, env, force, backend)
     ops_up.show_plan(_settings(ctx), request, ops_up.Deadlines())
 
 

@@ -48,6 +48,7 @@ class Defaults(_Frozen):
     ssh_config: LocalPath | None = None
     api_port: Port = 8000
     ray_port: Port = 6379
+    master_port: Port = 29501
     proxy_port: Port = 4000
     proxy_image: Text = "litellm/litellm:v1.108.7"
     mounts: dict[Name, Mount | None] = {}

@@ -34,6 +34,8 @@ class _Frozen(BaseModel):
 
 TOPOLOGIES = ("solo", "cluster", "replicas")
 Port = Annotated[int, Field(ge=1, le=65535)]
+# How a cluster's nodes work together: Ray (the write-up's way), or vLLM's own multi-node launch.
+Backend = Literal["ray", "mp"]
 Topologies = Annotated[tuple[Literal["solo", "cluster", "replicas"], ...], Field(min_length=1)]
 
 
@@ -69,6 +71,7 @@ class RecipeFile(_Frozen):
     api_port: Port | None = None
     topologies: Topologies | None = None
     mods: tuple[Text, ...] | None = None
+    backend: Backend | None = None
 
 
 POSITIVE_INT_ARGS = ("tensor-parallel-size", "pipeline-parallel-size", "data-parallel-size", "max-model-len",
@@ -125,6 +128,7 @@ class Recipe(_Frozen):
     api_port: Port | None = None
     topologies: Topologies = TOPOLOGIES
     mods: tuple[Text, ...] = ()
+    backend: Backend | None = None
     source: str = "<memory>"
     chain: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
@@ -157,6 +161,8 @@ class Recipe(_Frozen):
         data = self.model_dump(include={"model", "revision", "served_name", "container", "args", "env", "mounts"})
         if self.api_port is not None:
             data["api_port"] = self.api_port
+        if self.backend:
+            data["backend"] = self.backend
         if self.mods:
             data["mods"] = [{"dir": mod, "sha256": mod_digest(mod)} for mod in self.mods]
         return data

@@ -8,7 +8,7 @@ from orchestrator.config.inventory import Inventory
 from orchestrator.config.recipe import Recipe, with_overrides
 from orchestrator.config.rules import Finding, errors, lint
 from orchestrator.config.settings import Settings, operator_secrets, parse_env, parse_sets, split_nodes
-from orchestrator.errors import ExecutionError, LintError, SparkctlError, StateConflict
+from orchestrator.errors import ConfigError, ExecutionError, LintError, SparkctlError, StateConflict
 from orchestrator.ops import proxy
 from orchestrator.ops.credentials import credentials
 from orchestrator.ops.failures import save_failure_logs
@@ -35,11 +35,14 @@ class UpRequest:
     inventory: Inventory
     secrets: dict[str, str]
     findings: list[Finding]
+    backend: str | None = None
 
 
 def prepare_up(settings: Settings, topology: str, recipe_name: str, nodes: str | None,
-               sets: tuple[str, ...], env: tuple[str, ...], force: bool) -> UpRequest:
+               sets: tuple[str, ...], env: tuple[str, ...], force: bool, backend: str | None = None) -> UpRequest:
     """Load, override, lint and lay out a recipe; refuse lint errors unless forced."""
+    if backend and topology != "cluster":
+        raise ConfigError(f"--backend {backend} is for 'up cluster' (ray or mp); {topology} runs one server per node")
     inventory = settings.load_inventory()
     plain_env, secrets = parse_env(env)
     recipe = with_overrides(settings.book().resolve(recipe_name, topology), parse_sets(sets), plain_env)
@@ -50,7 +53,7 @@ def prepare_up(settings: Settings, topology: str, recipe_name: str, nodes: str |
                         "fix the recipe, or pass --force to launch anyway")
     chosen = split_nodes(nodes)
     layout = assign(Topology(topology), recipe, inventory, chosen)
-    return UpRequest(Topology(topology), recipe, layout, inventory, {**operator_secrets(), **secrets}, findings)
+    return UpRequest(Topology(topology), recipe, layout, inventory, {**operator_secrets(), **secrets}, findings, backend)
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,7 @@ def show_plan(settings: Settings, request: UpRequest, deadlines: Deadlines) -> N
 
 def _up_plan(settings: Settings, request: UpRequest, deadlines: Deadlines) -> Plan:
     options = planner.UpOptions(settings.templates_dir, tuple(sorted(request.secrets)),
-                                ready_deadline=deadlines.ready, gate_deadline=deadlines.ray)
+                                ready_deadline=deadlines.ready, gate_deadline=deadlines.ray, backend=request.backend)
     return planner.plan_up(request.inventory, request.recipe, request.layout, options)
 
 

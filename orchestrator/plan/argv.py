@@ -20,11 +20,36 @@ if TYPE_CHECKING:
 
 CONTAINER = "sparkctl-vllm"
 LABEL = "sparkctl.deployment"
-RAY_PROBE = (
-    'import json, ray; ray.init(address="auto", logging_level="ERROR", log_to_driver=False); '
-    'print("ray_nodes=" + json.dumps([[n["NodeManagerAddress"], n["Alive"], n["Resources"].get("GPU", 0)] '
-    'for n in ray.nodes()]))'
-)
+# Runs once per `up` inside the head container: one Ray driver that waits for the cluster, then prints each change
+# of membership until every expected node is alive with enough GPUs (argv: expected IPs, GPUs, deadline seconds).
+_RAY_WATCH_SOURCE = """
+import json, sys, time
+expected, need, deadline = set(sys.argv[1].split(",")), float(sys.argv[2]), time.time() + float(sys.argv[3])
+import ray
+while True:
+    try:
+        ray.init(address="auto", logging_level="ERROR", log_to_driver=False)
+        break
+    except Exception as exc:
+        if time.time() > deadline:
+            sys.exit("Ray is not answering: %s" % exc)
+        time.sleep(0.5)
+last = None
+while True:
+    nodes = [[n["NodeManagerAddress"], n["Alive"], n["Resources"].get("GPU", 0)] for n in ray.nodes()]
+    if nodes != last:
+        print("members=" + json.dumps(nodes), flush=True)
+        last = nodes
+    alive = {ip for ip, up, _ in nodes if up}
+    if expected <= alive and sum(g for _, up, g in nodes if up) >= need:
+        sys.exit(0)
+    if time.time() > deadline:
+        sys.exit(1)
+    time.sleep(0.2)
+"""
+RAY_WATCH = f"exec({_RAY_WATCH_SOURCE.strip()!r})"
+MASTER_PORT_DEFAULT = 29501
+
 # vLLM reads its API key from this variable, so the key never appears in `vllm serve`'s argv.
 API_KEY_ENV = "VLLM_API_KEY"
 RAY_TOKEN_ENV = "RAY_AUTH_TOKEN"
@@ -56,7 +81,7 @@ def _scalar(value: Any) -> str:
     return str(value)
 
 
-def vllm_serve(recipe: Recipe, api_port: int, distributed: bool) -> list[str]:
+def vllm_serve(recipe: Recipe, api_port: int, distributed: bool = False) -> list[str]:
     """The `vllm serve` command line for a recipe."""
     command = ["vllm", "serve", recipe.model, "--host", "0.0.0.0", "--port", str(api_port)]
     command += ["--served-model-name", recipe.served_model_name]
@@ -66,6 +91,13 @@ def vllm_serve(recipe: Recipe, api_port: int, distributed: bool) -> list[str]:
     if distributed:
         command += ["--distributed-executor-backend", "ray"]
     return command
+
+
+def rank_flags(nnodes: int, rank: int, master: Node, master_port: int) -> list[str]:
+    """vLLM's own multi-node launch (no Ray): this node's rank, where rank 0 listens; ranks above 0 serve no API."""
+    flags = ["--nnodes", str(nnodes), "--node-rank", str(rank), "--master-addr", master.ray_ip,
+             "--master-port", str(master_port)]
+    return flags + (["--headless"] if rank > 0 else [])
 
 
 def ray_head(node: Node, ray_port: int) -> list[str]:
@@ -80,7 +112,7 @@ def ray_worker(node: Node, head: Node, ray_port: int) -> list[str]:
             "--disable-usage-stats", "--block"]
 
 
-def fabric_env(node: Node, inventory: Inventory) -> dict[str, str]:
+def fabric_env(node: Node, inventory: Inventory, ray: bool = True) -> dict[str, str]:
     """Per-node env that pins Ray, NCCL, Gloo and UCX to the fabric link and NCCL to the RoCE devices."""
     env = {"VLLM_HOST_IP": node.ray_ip}
     if node.fabric_if:
@@ -90,7 +122,7 @@ def fabric_env(node: Node, inventory: Inventory) -> dict[str, str]:
         env.update(NCCL_IB_HCA=",".join(node.rdma_devices), NCCL_IB_DISABLE="0")
     elif node.rdma_devices:
         env["NCCL_IB_DISABLE"] = "1"
-    if inventory.defaults.ray_auth == "token":
+    if ray and inventory.defaults.ray_auth == "token":
         env["RAY_AUTH_MODE"] = "token"
     return env
 
@@ -127,6 +159,8 @@ def label_options(deployment: Deployment, node: Node, role: Role) -> list[str]:
         "sparkctl.endpoint": deployment.endpoint,
         "sparkctl.served-name": deployment.served_name,
     }
+    if deployment.backend:
+        labels["sparkctl.backend"] = deployment.backend
     options: list[str] = []
     for key, value in labels.items():
         options += ["--label", f"{key}={value}"]

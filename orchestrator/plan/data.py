@@ -16,12 +16,13 @@ class PhaseKind(StrEnum):
 
 @dataclass(frozen=True)
 class Gate:
-    """Poll a probe until Ray reports every expected node alive with enough GPUs."""
+    """One long-running watcher on the head, printing `members=` on each change until every expected member
+    (Ray node, or vLLM rank connected to the master port) is there with enough GPUs, or the deadline passes."""
 
     expected_ips: tuple[str, ...]
     min_gpus: int
     deadline: float
-    interval: float = 1.0
+    members: str = "Ray nodes"
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class Deployment:
     nodes: tuple[str, ...]
     endpoint: str
     served_name: str
+    backend: str = ""
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,14 @@ class UpOptions:
     secrets: tuple[str, ...] = ()
     ready_deadline: float = READY_DEADLINE
     gate_deadline: float = GATE_DEADLINE
+    backend: str | None = None
+
+
+def backend_of(recipe: Recipe, layout: Layout, chosen: str | None = None) -> str:
+    """A cluster's backend: --backend, else the recipe's, else Ray (the write-up's); nothing for one-node deployments."""
+    if layout.topology is not Topology.CLUSTER:
+        return ""
+    return chosen or recipe.backend or "ray"
 
 
 def api_port(recipe: Recipe, inventory: Inventory) -> int:
@@ -37,32 +45,34 @@ def api_port(recipe: Recipe, inventory: Inventory) -> int:
     return recipe.api_port or inventory.defaults.api_port
 
 
-def deployment_for(recipe: Recipe, layout: Layout, inventory: Inventory) -> Deployment:
-    """The identity of deploying recipe on layout."""
+def deployment_for(recipe: Recipe, layout: Layout, inventory: Inventory, backend: str = "") -> Deployment:
+    """The identity of deploying recipe on layout (the backend is part of it: ray and mp are different launches)."""
     entry = layout.entry
     port = inventory.defaults.proxy_port if layout.topology is Topology.REPLICAS else api_port(recipe, inventory)
+    kind = f"{layout.topology.value}-{backend}" if backend and backend != "ray" else layout.topology.value
     return Deployment(
-        id=f"{recipe.name}.{layout.topology.value}.{recipe.short_hash[:8]}",
+        id=f"{recipe.name}.{kind}.{recipe.short_hash[:8]}",
         recipe=recipe.name,
         recipe_hash=recipe.content_hash,
         topology=layout.topology.value,
         nodes=tuple(n.name for n in layout.nodes),
         endpoint=f"http://{url_host(entry.ip)}:{port}/v1",
         served_name=recipe.served_model_name,
+        backend=backend,
     )
 
 
-def deployment_secret_names(topology: Topology, inventory: Inventory, operator: tuple[str, ...]) -> tuple[str, ...]:
+def deployment_secret_names(backend: str, inventory: Inventory, operator: tuple[str, ...]) -> tuple[str, ...]:
     """Secrets every container of a deployment reads: the operator's (HF_TOKEN), vLLM's API key, Ray's token."""
     names = [*operator, argv.API_KEY_ENV]
-    if topology is Topology.CLUSTER and inventory.defaults.ray_auth == "token":
+    if backend == "ray" and inventory.defaults.ray_auth == "token":
         names.append(argv.RAY_TOKEN_ENV)
     return tuple(dict.fromkeys(names))
 
 
 def plan_up(inventory: Inventory, recipe: Recipe, layout: Layout, options: UpOptions = UpOptions()) -> Plan:
     """Every phase of bringing recipe up on layout."""
-    deployment = deployment_for(recipe, layout, inventory)
+    deployment = deployment_for(recipe, layout, inventory, backend_of(recipe, layout, options.backend))
     builder = _UpBuilder(inventory, recipe, layout, options, deployment)
     return Plan(action="up", phases=builder.phases(), deployment=deployment)
 
@@ -75,11 +85,14 @@ class _UpBuilder:
         self.options, self.deployment = options, deployment
         self.defaults = inventory.defaults
         self.api_port = api_port(recipe, inventory)
-        self.secrets = deployment_secret_names(self.layout.topology, inventory, options.secrets)
+        self.backend = deployment.backend
+        self.secrets = deployment_secret_names(self.backend, inventory, options.secrets)
 
     def phases(self) -> tuple[Phase, ...]:
-        if self.layout.topology is Topology.CLUSTER:
+        if self.backend == "ray":
             middle = (self._ray_head(), self._ray_workers(), self._ray_gate(), self._serve_on_head())
+        elif self.backend == "mp":
+            middle = (self._rank(0), self._ranks(), self._rank_gate())
         else:
             middle = (self._start_all_serving(),)
         phases = (self._preflight(), plan_drop_caches(self.inventory, self.layout.nodes, self.options.templates_dir)
@@ -94,12 +107,12 @@ class _UpBuilder:
         return Step(node.name, description, script, timeout, secrets=self.secrets)
 
     def _preflight(self) -> Phase:
-        cluster = self.layout.topology is Topology.CLUSTER
+        cluster = self.backend == "ray"
         steps = []
         for assignment in self.layout.assignments:
             ports = [self.api_port] if assignment.role is not Role.WORKER else []
             if assignment.role is Role.HEAD:
-                ports.append(self.defaults.ray_port)
+                ports.append(self.defaults.ray_port if cluster else self.defaults.master_port)
             steps.append(self._step(
                 assignment.node, "check docker, image, ports, memory", "preflight", 90,
                 image=self.recipe.container, need_ray=cluster, ports=ports, ray_auth=cluster and self._ray_auth,
@@ -117,7 +130,7 @@ class _UpBuilder:
         env = dict(self.recipe.env)
         labels = argv.label_options(self.deployment, node, role)
         if self.layout.topology is Topology.CLUSTER:
-            env.update(argv.fabric_env(node, self.inventory))
+            env.update(argv.fabric_env(node, self.inventory, ray=self.backend == "ray"))
         elif self.layout.topology is Topology.REPLICAS:
             labels += ["--label", f"{proxy.API_LABEL}={proxy.backend_url(node, self.api_port)}"]
         return self._step(
@@ -153,8 +166,40 @@ class _UpBuilder:
     def _ray_gate(self) -> Phase:
         gate = Gate(tuple(n.ray_ip for n in self.layout.nodes), self.recipe.gpus, self.options.gate_deadline)
         step = self._step(self.layout.entry, f"wait until Ray sees {len(gate.expected_ips)} nodes and "
-                          f"{gate.min_gpus} GPUs", "ray_probe", 60, container=CONTAINER, probe=argv.RAY_PROBE)
+                          f"{gate.min_gpus} GPUs", "ray_gate", gate.deadline + 30, container=CONTAINER,
+                          watch=argv.RAY_WATCH, expected=",".join(gate.expected_ips), gpus=gate.min_gpus,
+                          deadline=int(gate.deadline))
         return Phase("ray-gate", "Ray membership", (Step(**{**step.__dict__, "gate": gate}),), kind=PhaseKind.GATE)
+
+    def _rank_command(self, rank: int) -> list[str]:
+        nnodes, master = len(self.layout.nodes), self.layout.entry
+        return [*argv.vllm_serve(self.recipe, self.api_port),
+                *argv.rank_flags(nnodes, rank, master, self.defaults.master_port)]
+
+    def _rank(self, rank: int) -> Phase:
+        """Rank 0 first, as vLLM documents: it serves the API and hosts the master port the others join."""
+        head = self.layout.entry
+        step = self._container_step(head, Role.HEAD, self._rank_command(0),
+                                    f"start vllm serve rank 0 of {len(self.layout.nodes)} on {head.ray_ip}")
+        return Phase("rank-0", "vLLM rank 0", (step,))
+
+    def _ranks(self) -> Phase:
+        steps = tuple(
+            self._container_step(a.node, Role.WORKER, self._rank_command(rank),
+                                 f"start vllm serve rank {rank} (headless), joining {self.layout.entry.ray_ip}")
+            for rank, a in enumerate(self.layout.assignments) if a.role is Role.WORKER
+        )
+        return Phase("ranks", "vLLM ranks", steps)
+
+    def _rank_gate(self) -> Phase:
+        head = self.layout.entry
+        gate = Gate(tuple(n.ray_ip for n in self.layout.nodes), self.recipe.gpus, self.options.gate_deadline,
+                    members="vLLM ranks")
+        workers = [n.ray_ip for n in self.layout.nodes[1:]]
+        step = self._step(head, f"wait until {len(workers)} ranks join the master port", "rank_gate",
+                          gate.deadline + 30, container=CONTAINER, go_state="{{.State.Status}}", head_ip=head.ray_ip,
+                          worker_ips=workers, port=self.defaults.master_port, deadline=int(gate.deadline))
+        return Phase("rank-gate", "vLLM rendezvous", (Step(**{**step.__dict__, "gate": gate}),), kind=PhaseKind.GATE)
 
     def _serve_on_head(self) -> Phase:
         head = self.layout.entry

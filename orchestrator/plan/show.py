@@ -35,7 +35,7 @@ def plan_text(plan: Plan, secrets: list[str]) -> str:
 def _phase_note(phase) -> str:
     if phase.kind is PhaseKind.GATE:
         gate = phase.steps[0].gate
-        return (f" - poll every {gate.interval:g}s until Ray lists {', '.join(gate.expected_ips)} alive and "
+        return (f" - one watcher until {gate.members} {', '.join(gate.expected_ips)} are in with "
                 f">= {gate.min_gpus} GPUs (deadline {gate.deadline:g}s)")
     if phase.kind is PhaseKind.READINESS:
         ready = phase.steps[0].readiness

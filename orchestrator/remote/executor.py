@@ -131,25 +131,20 @@ class Executor:
         return {name: self.secrets[name] for name in step.secrets if name in self.secrets}
 
     def _gate(self, phase: Phase, step: Step) -> Result:
+        """One watcher run on the head: it returns once every member is in, or fails at the deadline."""
         gate, node = step.gate, self.inventory.node(step.node)
-        started = time.monotonic()
-        seen = "no answer yet"
-        while time.monotonic() - started < gate.deadline:
-            result = self.transport.run(node, step.script, step.timeout, cancel=self.cancel)
-            members = _ray_members(result)
-            if members is not None:
-                missing = gate_shortfall(members, gate.expected_ips, gate.min_gpus)
-                if missing is None:
-                    self.emit(Event("step-done", phase.name, step.node, f"Ray sees {len(members)} nodes",
-                                    time.monotonic() - started, {"members": json.dumps(members)}))
-                    return result
-                seen = missing
-            else:
-                seen = (result.stderr.strip().splitlines() or ["Ray not answering yet"])[-1]
-            if self.cancel.wait(gate.interval):
-                raise Cancelled(f"phase {phase.name} on {step.node}: cancelled")
-        raise ExecutionError(f"phase {phase.name} failed on {step.node}: Ray membership not reached within "
-                             f"{gate.deadline:g}s: {seen}")
+        result = self.transport.run(node, step.script, step.timeout, self._secrets_for(step), cancel=self.cancel)
+        members = _members(result)
+        missing = gate_shortfall(members, gate.expected_ips, gate.min_gpus, gate.members) if members is not None else None
+        if result.ok and missing is None:
+            self.emit(Event("step-done", phase.name, step.node, f"{len(members or [])} {gate.members} joined",
+                            result.seconds, {"members": json.dumps(members)}))
+            return result
+        seen = missing or (result.stderr.strip().splitlines() or [f"no {gate.members} answered"])[-1]
+        if result.timed_out or (result.exit_code == 1 and missing):
+            seen = f"not reached within {gate.deadline:g}s: {seen}"
+        raise ExecutionError(f"phase {phase.name} failed on {step.node}: {gate.members}: {seen}\n"
+                             + "\n".join(f"    {line}" for line in result.stderr.strip().splitlines()[-STDERR_TAIL:]))
 
     def _ready(self, phase: Phase, step: Step) -> Result:
         nodes = [self.inventory.node(name) for name in (step.node, *step.readiness.watch)]
@@ -168,24 +163,28 @@ class Executor:
                                      "must run the identical image (compare by layer digests, then re-ship it)")
 
 
-def _ray_members(result: Result) -> list | None:
-    for line in result.stdout.splitlines():
-        if line.startswith("ray_nodes="):
-            return json.loads(line.removeprefix("ray_nodes="))
+def _members(result: Result) -> list | None:
+    """The last `members=` line a gate watcher printed."""
+    for line in reversed(result.stdout.splitlines()):
+        if line.startswith("members="):
+            try:
+                return json.loads(line.removeprefix("members="))
+            except ValueError:
+                return None
     return None
 
 
-def gate_shortfall(members: list, expected_ips: tuple[str, ...], min_gpus: int) -> str | None:
+def gate_shortfall(members: list, expected_ips: tuple[str, ...], min_gpus: int, what: str = "Ray nodes") -> str | None:
     """None when every expected IP is alive and GPUs suffice, else what is missing."""
     alive = {ip for ip, is_alive, _gpus in members if is_alive}
     gpus = sum(g for _ip, is_alive, g in members if is_alive)
     missing = [ip for ip in expected_ips if ip not in alive]
-    strangers = sorted(alive - set(expected_ips))
+    strangers = sorted(alive - set(expected_ips) - {"127.0.0.1", "::1"})
     if missing:
-        extra = f"; Ray sees {', '.join(strangers)} instead (wrong network?)" if strangers else ""
-        return f"waiting for Ray nodes {', '.join(missing)} (alive: {', '.join(sorted(alive)) or 'none'}){extra}"
+        extra = f"; {', '.join(strangers)} joined instead (wrong network?)" if strangers else ""
+        return f"waiting for {what} {', '.join(missing)} (joined: {', '.join(sorted(alive)) or 'none'}){extra}"
     if gpus < min_gpus:
-        return f"Ray has {gpus:g} GPUs, needs {min_gpus}"
+        return f"{what} bring {gpus:g} GPUs, the recipe needs {min_gpus}"
     return None
 
 

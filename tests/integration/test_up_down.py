@@ -93,11 +93,12 @@ def test_down_is_idempotent(spark):
 
 
 @pytest.mark.parametrize("sim_cluster", [{"nodes": 4}], indirect=True)
-def test_up_cluster_on_four_nodes(sim_cluster):
+def test_up_cluster_on_four_nodes_tp2_pp2_over_ray(sim_cluster):
     spark = Sparkctl(sim_cluster)
     spark.run("down", check=True)
     try:
-        spark.run("up", "cluster", CLUSTER_RECIPE, "--set", "tensor-parallel-size=4", check=True, timeout=400)
+        spark.run("up", "cluster", CLUSTER_RECIPE, "--set", "tensor-parallel-size=2", "--set", "pipeline-parallel-size=2",
+                  check=True, timeout=400)
         alive = sorted(ip for ip, is_alive, _gpus in ray_members(sim_cluster) if is_alive)
         assert alive == [f"10.78.0.{10 + i}" for i in range(1, 5)]
         assert answer("http://10.77.0.11:8000/v1", "openai/gpt-oss-120b", spark_key(spark))

@@ -87,26 +87,35 @@ def test_secrets_reach_the_transport_only_for_steps_that_name_them():
     assert by_script == {"uses": {"HF_TOKEN": "hf_secret"}, "plain": {}}
 
 
-def test_gate_polls_until_every_fabric_ip_is_alive():
-    answers = iter(['ray_nodes=[["10.0.0.1", true, 1]]', 'ray_nodes=[["10.0.0.1", true, 1], ["10.0.0.2", true, 1]]'])
-    run, transport, _ = executor(lambda node, script: ok(node, next(answers)))
-    gate = Gate(("10.0.0.1", "10.0.0.2"), 2, deadline=5, interval=0.01)
-    run.run(Plan("x", (phase("ray-gate", Step(A, "g", "probe", 5, gate=gate), kind=PhaseKind.GATE),)))
-    assert len(transport.calls) == 2
+def test_the_gate_is_one_watcher_run_that_reports_its_last_members():
+    lines = 'members=[["10.0.0.1", true, 1]]\nmembers=[["10.0.0.1", true, 1], ["10.0.0.2", true, 1]]\n'
+    run, transport, events = executor(lambda node, script: ok(node, lines))
+    gate = Gate(("10.0.0.1", "10.0.0.2"), 2, deadline=5)
+    run.run(Plan("x", (phase("ray-gate", Step(A, "g", "watch", 5, gate=gate), kind=PhaseKind.GATE),)))
+    assert len(transport.calls) == 1
+    assert any(getattr(e, "message", "") == "2 Ray nodes joined" for e in events)
 
 
-def test_gate_gives_up_at_its_deadline_with_what_is_missing():
-    run, _, _ = executor(lambda node, script: ok(node, 'ray_nodes=[["10.0.0.1", true, 1]]'))
-    gate = Gate(("10.0.0.1", "10.0.0.2"), 2, deadline=0.1, interval=0.02)
-    with pytest.raises(ExecutionError, match="waiting for Ray nodes 10.0.0.2"):
-        run.run(Plan("x", (phase("ray-gate", Step(A, "g", "probe", 5, gate=gate), kind=PhaseKind.GATE),)))
+def test_a_gate_that_times_out_names_the_missing_members():
+    run, _, _ = executor(lambda node, script: Result(node, 1, 'members=[["10.0.0.1", true, 1]]\n', "", 0.1))
+    gate = Gate(("10.0.0.1", "10.0.0.2"), 2, deadline=0.1, members="vLLM ranks")
+    with pytest.raises(ExecutionError, match="not reached within 0.1s: waiting for vLLM ranks 10.0.0.2"):
+        run.run(Plan("x", (phase("rank-gate", Step(A, "g", "watch", 5, gate=gate), kind=PhaseKind.GATE),)))
+
+
+def test_a_gate_whose_head_died_shows_its_logs():
+    run, _, _ = executor(lambda node, script: Result(node, 1, "", "the head's container is exited; its last log "
+                                                                   "lines:\n    RuntimeError: rendezvous timed out", 0.1))
+    gate = Gate(("10.0.0.1", "10.0.0.2"), 2, deadline=5, members="vLLM ranks")
+    with pytest.raises(ExecutionError, match="rendezvous timed out"):
+        run.run(Plan("x", (phase("rank-gate", Step(A, "g", "watch", 5, gate=gate), kind=PhaseKind.GATE),)))
 
 
 def test_gate_shortfall_points_at_a_wrong_network():
     members = [["192.168.3.203", True, 1], ["192.168.3.190", True, 1]]
     assert "wrong network" in gate_shortfall(members, ("10.0.0.1", "10.0.0.2"), 2)
     assert gate_shortfall([["10.0.0.1", True, 1], ["10.0.0.2", True, 0]], ("10.0.0.1", "10.0.0.2"), 2) == (
-        "Ray has 1 GPUs, needs 2")
+        "Ray nodes bring 1 GPUs, the recipe needs 2")
     assert gate_shortfall([["10.0.0.1", True, 1], ["10.0.0.2", True, 1]], ("10.0.0.1", "10.0.0.2"), 2) is None
 
 
