@@ -79,11 +79,7 @@ def rdma_value(devices: list[RdmaDevice], fabric_if: str | None) -> str | None:
     active = sorted((d for d in devices if d.state == "ACTIVE"), key=lambda d: (d.netdev != fabric_if, d.name.lower()))
     if not active:
         return None
-    joined = ",".join(d.name for d in active)
-    try:
-        return values.name(joined)
-    except ValueError:  # the inventory takes one device today: the first active one
-        return active[0].name
+    return values.name_list(",".join(d.name for d in active))
 
 
 def ulimits(facts: list[dict[str, str]]) -> dict[str, str]:
