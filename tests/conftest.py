@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.sim import Cluster, SimError
+from tests.sim.modelcache import seed_catalog
 
 # SPARKCTL_SIM_DIR lets concurrent developer sessions keep their clusters apart (in separate net namespaces).
 # Outside the checkout: nodes replace /tmp, /run and /root, where a clone may live.
@@ -39,6 +40,8 @@ class SimClusters:
             self.cluster.up(nodes, docker=docker, owner_pid=os.getpid(), **strictness)
         except SimError as error:
             pytest.fail(f"the simulated Spark cluster could not start: {error}", pytrace=False)
+        # As after `sparkctl models sync`: up refuses a model missing from a node's cache, as it must on a Spark.
+        seed_catalog(self.cluster.nodes)
         self.shape = shape
         return self.cluster
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from orchestrator.config import keys
 from tests.benchdata import book_text, build_tokenizer
 from tests.sim import Cluster
+from tests.sim.modelcache import seed_catalog
 
 DEMO_DIR = Path("/var/lib/sparkctl-sim/demo")
 REPO = Path(__file__).resolve().parents[1]
@@ -54,6 +55,8 @@ def main() -> int:
     cluster = Cluster(DEMO_DIR)
     print("starting a simulated 2-node Spark cluster (network namespaces, sshd, dockerd per node)...", flush=True)
     cluster.up(2, docker=True)
+    seed_catalog(cluster.nodes)
+    print("(the model is already in each node's Hugging Face cache, as after 'sparkctl models sync')", flush=True)
     try:
         inventory = cluster.inventory_path
         sparkctl("up", "cluster", "openai-gpt-oss-120b-cluster", inventory=inventory)

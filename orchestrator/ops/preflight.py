@@ -1,4 +1,4 @@
-"""What preflight learns about the image, checked before any container starts: vLLM's own flags."""
+"""What preflight learns, checked before any container starts: the model in every node's cache, vLLM's own flags."""
 
 from __future__ import annotations
 
@@ -37,3 +37,15 @@ def check_image_flags(report: Report, recipe: Recipe) -> None:
             raise ConfigError(f"recipe '{recipe.name}' ({recipe.source}): the vLLM in image {recipe.container} has no "
                               f"{', '.join(problems)}; remove or rename it in the recipe's args, or use an image whose "
                               "vLLM has it (its flags: docker run --rm --entrypoint vllm IMAGE serve --help=all)")
+
+
+def check_model_cache(report: Report, recipe: Recipe) -> None:
+    """Refuse a model missing (or half-copied) on a node: vLLM would download it there, racing the readiness deadline."""
+    broken = {node: facts.get("model") for node, facts in report.facts("preflight").items()
+              if facts.get("model") in ("missing", "dangling")}
+    if broken:
+        listed = ", ".join(f"{node} ({state})" for node, state in sorted(broken.items()))
+        raise ConfigError(f"model {recipe.model} is not whole in the Hugging Face cache on {listed}; download it once "
+                          f"and copy it over the fabric with 'sparkctl models sync RECIPE' (RECIPE: {recipe.name}, or its "
+                          f"file {recipe.source}; add -e HF_TOKEN for a gated model), or run up with --setup, which does "
+                          "the same first")

@@ -13,7 +13,7 @@ from orchestrator.ops import proxy
 from orchestrator.ops.credentials import credentials
 from orchestrator.ops.failures import save_failure_logs
 from orchestrator.ops.health import run_probes, verdict
-from orchestrator.ops.preflight import check_image_flags
+from orchestrator.ops.preflight import check_image_flags, check_model_cache
 from orchestrator.plan import planner
 from orchestrator.plan.data import Deployment, Plan
 from orchestrator.plan.show import plan_text, plan_to_dict
@@ -104,7 +104,6 @@ def up(settings: Settings, request: UpRequest, replace: bool, keep_on_failure: b
         _clear_conflicts(current, request.inventory, deployment, live, replace)
         report = _run_or_roll_back(current, plan, request.recipe, keep_on_failure)
     _print_up_summary(deployment, report)
-    _warn_model_cache(report, request)
 
 
 def _already_up(current: Session, deployment: Deployment, live: list[Container], plan: Plan) -> bool:
@@ -158,6 +157,7 @@ def _remove_leftovers(current: Session, inventory: Inventory, live: list[Contain
 def _checked_run(current: Session, plan: Plan, recipe: Recipe, report: Report) -> Report:
     """Preflight first; what it learned about the image is checked before anything else runs."""
     current.run(Plan(plan.action, plan.phases[:1], plan.deployment), report)
+    check_model_cache(report, recipe)
     check_image_flags(report, recipe)
     return current.run(Plan(plan.action, plan.phases[1:], plan.deployment), report)
 
@@ -196,15 +196,6 @@ def _roll_back(current: Session, deployment: Deployment, reason: str) -> None:
         console.warn("rolled back: no container of this deployment is left")
     except SparkctlError as exc:
         console.warn(f"rollback incomplete, run 'sparkctl down': {exc}")
-
-
-def _warn_model_cache(report: Report, request: UpRequest) -> None:
-    """Preflight found the model missing or broken in a node's cache: vLLM downloads it there itself."""
-    for node, facts in report.facts("preflight").items():
-        if facts.get("model") in ("missing", "dangling"):
-            console.warn(f"{node}: model {request.recipe.model} is {facts['model']} in the HF cache (vLLM downloads "
-                         f"it on each node itself); sync it once with 'sparkctl models sync {request.recipe.name}' "
-                         "or 'up --setup'")
 
 
 def _print_up_summary(deployment: Deployment, report: Report) -> None:

@@ -116,3 +116,21 @@ def test_with_a_node_cut_the_others_are_still_served(spark):
         assert spark.containers(1) == []
     finally:
         spark.cluster.heal(2)
+
+
+def test_a_cold_cache_is_refused_in_preflight_naming_the_fix(spark):
+    import shutil
+
+    from tests.sim.modelcache import repo_dir, seed_catalog
+
+    node = spark.cluster.nodes[0]
+    shutil.rmtree(repo_dir(node.home, "openai/gpt-oss-120b"))
+    try:
+        started = time.monotonic()
+        result = spark.run("up", "solo", SOLO_RECIPE)
+        assert time.monotonic() - started < 10, "refused within preflight, before any download or container"
+        assert_failed(result, "model openai/gpt-oss-120b is not whole in the Hugging Face cache on spark1 (missing)",
+                      "sparkctl models sync", "--setup")
+        assert result.returncode == 2 and spark.no_containers_anywhere()
+    finally:
+        seed_catalog([node])

@@ -6,7 +6,7 @@ import pytest
 
 from orchestrator.config.recipe import Recipe
 from orchestrator.errors import ConfigError
-from orchestrator.ops.preflight import check_image_flags, unknown_flags
+from orchestrator.ops.preflight import check_image_flags, check_model_cache, unknown_flags
 from orchestrator.remote.executor import Report
 from orchestrator.remote.transport import Result
 
@@ -42,3 +42,17 @@ def test_preflight_refuses_in_the_recipes_words():
 
 def test_an_image_whose_help_could_not_be_read_is_not_refused():
     check_image_flags(_preflight("unknown"), recipe(**{"swap-space": 4}))
+
+
+def test_a_model_missing_on_a_node_is_refused_with_the_fix():
+    report = Report()
+    report.results["preflight"] = [Result("spark1", 0, "model=unverified\n", "", 0.1),
+                                   Result("spark2", 0, "model=missing\n", "", 0.1)]
+    with pytest.raises(ConfigError, match=r"not whole in the Hugging Face cache on spark2 \(missing\).*models sync"):
+        check_model_cache(report, recipe())
+
+
+def test_a_model_present_everywhere_passes():
+    report = Report()
+    report.results["preflight"] = [Result("spark1", 0, "model=ok\n", "", 0.1)]
+    check_model_cache(report, recipe())
