@@ -202,7 +202,7 @@ def _measure(settings, request: Request, current, target: Target, url: str) -> N
         save_to = Path(work) / "result.json"
         args = bench_settings.argv(url, target.served_name, save_to)
         argv = tool.command(executable, args, keyed=bool(api_key))
-        outcome = tool.run(argv, tool.offline_env(api_key), save_to, _progress(settings.json))
+        outcome = tool.run(argv, tool.offline_env(api_key), save_to, _progress(settings.json), bench_settings.deadline())
     # The stored command names the endpoint, not this run's tunnel port.
     shown = [target.endpoint if arg == url else arg for arg in args]
     record = _record(run_id, target, recipe, images, version, shown, bench_settings, outcome)
@@ -227,6 +227,8 @@ def _status(outcome: tool.Outcome) -> tuple[str, list[str]]:
     problems = []
     if outcome.errors:
         problems.append(f"{len(outcome.errors)} of {outcome.requests} requests failed; first: {outcome.errors[0]}")
+    if outcome.expired:
+        return "interrupted", problems + ["stopped at its deadline; the tests that finished are kept"]
     if outcome.interrupted:
         return "interrupted", problems + ["interrupted (Ctrl-C); the tests that finished are kept"]
     if outcome.exit_code != 0:

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,8 @@ from orchestrator.bench.store import data_dir
 from orchestrator.errors import ConfigError, ExecutionError
 
 VERSION = "0.4.0"
+# llama-benchy's own start, tokenizer load and warmup, before the first measured request.
+STARTUP_ALLOWANCE = 300.0
 PACKAGE = f"llama-benchy=={VERSION}"
 LEAN_DEPS = ("aiohttp", "numpy", "pydantic>=2.12.5", "requests", "tabulate", "tokenizers")
 DEFAULT_BOOK_URL = "https://www.gutenberg.org/files/1661/1661-0.txt"
@@ -48,6 +51,11 @@ class Workload:
                 "--format", "json", "--save-result", str(save_to), "--emit-progress", "-"]
         args += ["--skip-coherence"] if self.skip_coherence else []
         return args + (["--post-run-cmd", self.post_run_cmd] if self.post_run_cmd else [])
+
+    def deadline(self) -> float:
+        """Seconds the whole run may take: every test at a slow Spark's speeds (200 tok/s prefill, 2 tok/s decode)."""
+        per_request = [(pp + depth) / 200 + tg / 2 + 30 for pp in self.pp for tg in self.tg for depth in self.depth]
+        return STARTUP_ALLOWANCE + self.runs * len(self.concurrency) * sum(per_request)
 
 
 def managed_dir() -> Path:
@@ -163,14 +171,20 @@ class Outcome:
     interrupted: bool = False
     completed: str = ""
     stderr_tail: str = ""
+    expired: bool = False
 
 
-def run(argv: list[str], env: dict[str, str], save_to: Path, progress: Callable[[dict], None]) -> Outcome:
-    """Run llama-benchy, feeding each progress event to progress; Ctrl-C stops it and keeps what it has."""
+def run(argv: list[str], env: dict[str, str], save_to: Path, progress: Callable[[dict], None],
+        deadline: float = 24 * 3600.0) -> Outcome:
+    """Run llama-benchy, feeding each progress event to progress; Ctrl-C, or passing the deadline, stops it and
+    keeps what it has."""
     with tempfile.TemporaryFile("w+") as stderr:
         process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env,
                                    stdin=subprocess.DEVNULL)
         outcome = Outcome(exit_code=-1, result=None)
+        watchdog = threading.Timer(deadline, _expire, (process, outcome))
+        watchdog.daemon = True
+        watchdog.start()
         try:
             for line in process.stdout:
                 _consume(line, outcome, progress)
@@ -183,10 +197,20 @@ def run(argv: list[str], env: dict[str, str], save_to: Path, progress: Callable[
             except subprocess.TimeoutExpired:
                 process.kill()
                 outcome.exit_code = process.wait()
+        finally:
+            watchdog.cancel()
         stderr.seek(0)
         outcome.stderr_tail = "\n".join(stderr.read().splitlines()[-15:])
+        if outcome.expired:
+            outcome.stderr_tail += f"\nsparkctl stopped llama-benchy after its deadline ({deadline:.0f} s)"
     outcome.result = _read_result(save_to)
     return outcome
+
+
+def _expire(process: subprocess.Popen, outcome: Outcome) -> None:
+    """The deadline passed: stop llama-benchy; what it measured so far is kept and the run marked partial."""
+    outcome.expired = outcome.interrupted = True
+    process.terminate()
 
 
 def _consume(line: str, outcome: Outcome, progress: Callable[[dict], None]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,16 @@ def test_bench_flags_refuse_bad_values(capsys, args, message):
     with pytest.raises(SystemExit) as exited:
         main(["bench", *args])
     assert exited.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_llama_benchy_is_stopped_at_a_deadline_derived_from_the_workload(tmp_path):
+    workload = benchtool.Workload((512,), (32,), (0,), (1, 2), 2, "tok", "http://book")
+    assert 300 < workload.deadline() < 600
+    slow = tmp_path / "slow-benchy"
+    slow.write_text("#!/bin/sh\necho '{\"event\": \"request_start\"}'\nexec sleep 30\n")
+    slow.chmod(0o755)
+    started = time.monotonic()
+    outcome = benchtool.run([str(slow)], {}, tmp_path / "none.json", lambda _e: None, deadline=0.5)
+    assert time.monotonic() - started < 5
+    assert outcome.expired and "after its deadline" in outcome.stderr_tail
+    assert bench._status(outcome)[0] == "interrupted"

@@ -137,7 +137,7 @@ def test_cluster_serve_command_keeps_each_value_one_word(tmp_path, hostile):
 
 
 def test_host_dirs_created_are_whole_words(tmp_path, hostile):
-    mkdir = next(t for t in _lines(_plan(tmp_path, hostile, Topology.SOLO), "serve") if t[0] == "mkdir")
+    mkdir = next(t for t in _lines(_plan(tmp_path, hostile, Topology.SOLO), "serve") if t[:2] == ["for", "dir"])
     assert f"/rm/{hostile}" in mkdir
     assert f"$HOME/im/{hostile}" in mkdir
 
