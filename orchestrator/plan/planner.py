@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -45,13 +47,22 @@ def api_port(recipe: Recipe, inventory: Inventory) -> int:
     return recipe.api_port or inventory.defaults.api_port
 
 
+def shape_hash(recipe: Recipe, layout: Layout, inventory: Inventory) -> str:
+    """The recipe's hash and every inventory fact that shapes the containers: a change to either is a new deployment."""
+    nodes = [[n.name, n.ip, n.ray_ip, n.fabric_if, list(n.rdma_devices)] for n in layout.nodes]
+    facts = {"recipe": recipe.content_hash, "nodes": nodes,
+             "defaults": inventory.defaults.model_dump(mode="json", exclude={"ssh_key", "known_hosts", "ssh_config"}),
+             "mounts": inventory.mounts(), "ulimits": inventory.ulimits()}
+    return hashlib.sha256(json.dumps(facts, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 def deployment_for(recipe: Recipe, layout: Layout, inventory: Inventory, backend: str = "") -> Deployment:
     """The identity of deploying recipe on layout (the backend is part of it: ray and mp are different launches)."""
     entry = layout.entry
     port = inventory.defaults.proxy_port if layout.topology is Topology.REPLICAS else api_port(recipe, inventory)
     kind = f"{layout.topology.value}-{backend}" if backend and backend != "ray" else layout.topology.value
     return Deployment(
-        id=f"{recipe.name}.{kind}.{recipe.short_hash[:8]}",
+        id=f"{recipe.name}.{kind}.{shape_hash(recipe, layout, inventory)[:8]}",
         recipe=recipe.name,
         recipe_hash=recipe.content_hash,
         topology=layout.topology.value,

@@ -7,6 +7,7 @@ import shlex
 import time
 
 import pytest
+from conftest import EXAMPLE_INVENTORY
 
 CLUSTER = ("up", "cluster", "openai-gpt-oss-120b-cluster", "--dry-run")
 FABRIC = {
@@ -233,3 +234,20 @@ def test_false_turns_a_feature_off_with_its_no_form(sparkctl):
     words = shlex.split(serve)
     assert "--no-enable-prefix-caching" in words and "--enable-prefix-caching" not in words
     assert words[words.index("--enforce-eager") + 1] == "off", "YAML 1.2: only true/false are booleans"
+
+
+def test_the_deployment_identity_follows_the_inventory_facts_that_shape_containers(sparkctl, write):
+    import yaml
+
+    base = yaml.safe_load(EXAMPLE_INVENTORY.read_text())
+
+    def deployment_id(**defaults) -> str:
+        data = {**base, "defaults": {**base.get("defaults", {}), **defaults}}
+        inventory = write(f"inv-{len(defaults)}-{'-'.join(map(str, defaults.values()))}.yaml", yaml.safe_dump(data))
+        outcome = sparkctl("--json", "plan", "solo", "gpt-oss-20b", inventory=inventory)
+        assert outcome.code == 0, outcome.err
+        return json.loads(outcome.out)["deployment"]["id"]
+
+    same = deployment_id()
+    assert deployment_id(ssh_key="/tmp/other-key") == same, "how sparkctl connects is not what runs"
+    assert deployment_id(api_port=8001) != same and deployment_id(mounts={"extra": "/data:/data"}) != same
