@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import shlex
 import time
+from pathlib import Path
 
 import pytest
-from conftest import EXAMPLE_INVENTORY
 
 CLUSTER = ("up", "cluster", "openai-gpt-oss-120b-cluster", "--dry-run")
 FABRIC = {
@@ -239,7 +239,7 @@ def test_false_turns_a_feature_off_with_its_no_form(sparkctl):
 def test_the_deployment_identity_follows_the_inventory_facts_that_shape_containers(sparkctl, write):
     import yaml
 
-    base = yaml.safe_load(EXAMPLE_INVENTORY.read_text())
+    base = yaml.safe_load((Path(__file__).resolve().parents[2] / "inventory.yaml").read_text())
 
     def deployment_id(**defaults) -> str:
         data = {**base, "defaults": {**base.get("defaults", {}), **defaults}}
