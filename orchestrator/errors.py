@@ -49,6 +49,20 @@ class HostKeyError(ExecutionError):
     """A node's SSH host key is unknown or changed."""
 
 
+class Interrupted(SparkctlError):
+    """The user pressed Ctrl-C (exit 130) or sparkctl got SIGTERM (exit 143); what this run started is rolled back."""
+
+    exit_code = 130
+
+    def __init__(self, message: str, terminated: bool = False):
+        super().__init__(message)
+        self.exit_code = 143 if terminated else 130
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, delivered like Ctrl-C so the same cleanup runs."""
+
+
 class StateConflict(SparkctlError):
     """The cluster runs something else, or another sparkctl holds the lock."""
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from orchestrator.config.inventory import Inventory
 from orchestrator.config.recipe import Recipe, with_overrides
 from orchestrator.config.rules import Finding, errors, lint
 from orchestrator.config.settings import Settings, operator_secrets, parse_env, parse_sets, split_nodes
-from orchestrator.errors import ConfigError, ExecutionError, LintError, SparkctlError, StateConflict
+from orchestrator.errors import ConfigError, Interrupted, LintError, SparkctlError, StateConflict, Terminated
 from orchestrator.ops import proxy
 from orchestrator.ops.credentials import credentials
 from orchestrator.ops.failures import save_failure_logs
@@ -176,7 +181,8 @@ def _run_or_roll_back(current: Session, plan: Plan, recipe: Recipe, keep_on_fail
         else:
             _roll_back(current, plan.deployment, reason)
         if isinstance(exc, KeyboardInterrupt):
-            raise ExecutionError(f"up interrupted; {'kept' if keep_on_failure else 'rolled back'}") from None
+            raise Interrupted(f"up interrupted; {'kept' if keep_on_failure else 'rolled back'}",
+                              terminated=isinstance(exc, Terminated)) from None
         raise
 
 
@@ -192,10 +198,32 @@ def _roll_back(current: Session, deployment: Deployment, reason: str) -> None:
     nodes = tuple(current.inventory.node(n) for n in deployment.nodes)
     console.warn(f"up {reason}: tearing down what this run started on {', '.join(deployment.nodes)}")
     try:
-        current.run(planner.plan_teardown(nodes, deployment.id, current.settings.templates_dir))
+        with _confirmed_interrupts():
+            current.run(planner.plan_teardown(nodes, deployment.id, current.settings.templates_dir))
         console.warn("rolled back: no container of this deployment is left")
-    except SparkctlError as exc:
-        console.warn(f"rollback incomplete, run 'sparkctl down': {exc}")
+    except (SparkctlError, KeyboardInterrupt) as exc:
+        console.warn(f"rollback incomplete, run 'sparkctl down': {exc or 'abandoned (Ctrl-C twice)'}")
+
+
+@contextlib.contextmanager
+def _confirmed_interrupts(window: float = 2.0) -> Iterator[None]:
+    """During rollback one Ctrl-C only warns (half-removed containers are worse); a second within `window` abandons."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    last = [0.0]
+
+    def on_interrupt(_signum, _frame):
+        if time.monotonic() - last[0] < window:
+            raise KeyboardInterrupt
+        last[0] = time.monotonic()
+        console.warn(f"rolling back; press Ctrl-C again within {window:g} s to abandon it (then run 'sparkctl down')")
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _print_up_summary(deployment: Deployment, report: Report) -> None:

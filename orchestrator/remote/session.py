@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from orchestrator.config.inventory import Inventory, Node
 from orchestrator.config.settings import Settings
-from orchestrator.errors import ConnectionFailed, StateConflict
+from orchestrator.errors import ConnectionFailed, StateConflict, Terminated
 from orchestrator.plan import planner
 from orchestrator.plan.data import Plan
 from orchestrator.plan.templates import render
@@ -95,4 +95,4 @@ def session(settings: Settings, inventory: Inventory, secrets: dict[str, str] | 
 
 
 def _interrupt(_signum, _frame):
-    raise KeyboardInterrupt
+    raise Terminated

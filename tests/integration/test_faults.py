@@ -82,12 +82,35 @@ def test_sigint_during_readiness_rolls_back_and_the_lock_refuses_others(spark):
         concurrent = spark.run("down")
         assert_failed(concurrent, "another sparkctl holds the lock", "pid ", "since")
         up.send_signal(signal.SIGINT)
+        sent = time.monotonic()
         _out, err = stop(up, timeout=60)
+        took = time.monotonic() - sent
     finally:
         if up.poll() is None:
             up.kill()
-    assert up.returncode != 0
+    print(f"SIGINT during readiness to exit, rollback included: {took:.1f}s")
+    assert up.returncode == 130, err
     assert "interrupted" in err and "rolled back" in err
+    assert took < 5, "Ctrl-C must stop the wait at once; only the rollback may take time"
+    assert spark.no_containers_anywhere()
+
+
+def test_sigterm_during_the_ray_gate_rolls_back_every_node(spark):
+    spark.cluster.cut(2, net="fabric")
+    up = spark.start("up", "cluster", CLUSTER_RECIPE, "--ray-timeout", "120")
+    try:
+        assert wait_for(lambda: any("running" in c for c in spark.containers(2)), 120)
+        time.sleep(2)
+        up.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        _out, err = stop(up, timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        if up.poll() is None:
+            up.kill()
+    print(f"SIGTERM during the Ray gate to exit, rollback of 2 nodes included: {took:.1f}s")
+    assert up.returncode == 143, err
+    assert "rolled back" in err and took < 6
     assert spark.no_containers_anywhere()
 
 
