@@ -150,7 +150,8 @@ def write_plot(runs: list[Run], path: Path) -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise ConfigError("--plot needs matplotlib: pip install matplotlib") from None
+        raise ConfigError("--plot needs matplotlib, which the core install leaves out: "
+                          "pip install 'sparkctl[plot]'") from None
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.5))
     for axis, metric, title in ((axes[0], "pp_tps", "prompt processing"), (axes[1], "tg_tps", "token generation")):
         for run in runs:
