@@ -249,6 +249,15 @@ def _register_sync() -> None:
 _register_sync()
 
 
+def _register_completion() -> None:
+    from orchestrator.cli.completion import register
+
+    register(cli)  # last: it walks every command registered above
+
+
+_register_completion()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: one error boundary turning SparkctlError into a clear message and exit code."""
     try:
