@@ -249,13 +249,15 @@ def _register_sync() -> None:
 _register_sync()
 
 
-def _register_completion() -> None:
+def _register_tools() -> None:
     from orchestrator.cli.completion import register
+    from orchestrator.cli.schema import schema
 
+    cli.add_command(schema)
     register(cli)  # last: it walks every command registered above
 
 
-_register_completion()
+_register_tools()
 
 
 def main(argv: list[str] | None = None) -> None:
