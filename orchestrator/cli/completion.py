@@ -105,15 +105,16 @@ COMPLETERS: dict[tuple[str, str], Completer] = {
 }
 
 
-def _commands(group: click.Command, prefix: str = "") -> Iterable[tuple[str, click.Command]]:
+def walk(group: click.Command, prefix: str = "") -> Iterable[tuple[str, click.Command]]:
+    """Every command under group with its path, e.g. ('bench show', <command>)."""
     for name, command in getattr(group, "commands", {}).items():
         yield prefix + name, command
-        yield from _commands(command, f"{prefix}{name} ")
+        yield from walk(command, f"{prefix}{name} ")
 
 
 def attach(cli: click.Group) -> None:
     """Give every parameter in COMPLETERS its completion function."""
-    for path, command in _commands(cli):
+    for path, command in walk(cli):
         for param in command.params:
             if (path, param.name) in COMPLETERS:
                 param._custom_shell_complete = COMPLETERS[path, param.name]  # where click keeps shell_complete=

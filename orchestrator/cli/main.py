@@ -250,11 +250,12 @@ _register_sync()
 
 
 def _register_tools() -> None:
-    from orchestrator.cli.completion import register
+    from orchestrator.cli import completion, wide
     from orchestrator.cli.schema import schema
 
     cli.add_command(schema)
-    register(cli)  # last: it walks every command registered above
+    wide.register(cli)
+    completion.register(cli)  # last: it walks every command registered above
 
 
 _register_tools()

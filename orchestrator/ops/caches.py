@@ -18,6 +18,11 @@ def drop_caches(settings: Settings, nodes: str | None, all_nodes: bool) -> None:
     if settings.json:
         console.emit_json(facts)
         return
+    print_table(facts)
+
+
+def print_table(facts: dict[str, dict[str, str]]) -> None:
+    """MemAvailable before and after, per node."""
     rows = [[n, _gib(f.get("mem_available_kb_before")), _gib(f.get("mem_available_kb_after"))] for n, f in facts.items()]
     console.table("page cache dropped", ["node", "MemAvailable before", "MemAvailable after"], rows)
 

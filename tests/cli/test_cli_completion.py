@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from orchestrator.bench import store
-from orchestrator.cli.completion import COMPLETERS, _commands
+from orchestrator.cli.completion import COMPLETERS, walk
 from orchestrator.cli.main import cli
 from tests.cli.conftest import EXAMPLE_INVENTORY, REPO
 
@@ -73,7 +73,7 @@ def test_completion_prints_the_script(sparkctl, shell):
 
 
 def test_every_completer_names_a_real_parameter():
-    params = {(path, p.name) for path, command in _commands(cli) for p in command.params}
+    params = {(path, p.name) for path, command in walk(cli) for p in command.params}
     assert set(COMPLETERS) <= params
 
 
