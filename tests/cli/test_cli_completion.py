@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from orchestrator.bench import store
+from orchestrator.cli import completers
 from orchestrator.cli.completion import COMPLETERS, walk
 from orchestrator.cli.main import cli
 from tests.cli.conftest import EXAMPLE_INVENTORY, REPO
@@ -72,9 +73,10 @@ def test_completion_prints_the_script(sparkctl, shell):
     assert outcome.code == 0 and f"_SPARKCTL_COMPLETE={shell}_complete" in outcome.out
 
 
-def test_every_completer_names_a_real_parameter():
+def test_every_completer_names_a_real_parameter_and_function():
     params = {(path, p.name) for path, command in walk(cli) for p in command.params}
     assert set(COMPLETERS) <= params
+    assert all(callable(getattr(completers, name, None)) for name in COMPLETERS.values())
 
 
 def test_completion_loads_nothing_that_could_reach_a_node():
