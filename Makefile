@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test unit lint demo sysdeps venv bench-venv clean bench
+.PHONY: test unit lint demo sysdeps venv bench-venv clean bench schemas
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ test: sysdeps venv bench-venv
 
 unit: venv
 	$(BIN)/pytest -q tests/unit tests/cli
+
+# The JSON Schemas editors read through the files' `# yaml-language-server: $schema=` modelines.
+schemas: venv
+	$(BIN)/sparkctl schema recipe > recipes/recipe.schema.json
+	$(BIN)/sparkctl schema inventory > inventory.schema.json
 
 lint: venv
 	$(BIN)/ruff check orchestrator tests bench

@@ -11,9 +11,12 @@ from orchestrator.config.catalog import recipe_diff
 from orchestrator.config.recipe import Recipe
 from orchestrator.errors import ConfigError
 from orchestrator.report import console
+from orchestrator.report.tables import Column, Fit
 
 RATIOS = ("pp_tps", "tg_tps", "ttfr_ms", "e2e_ttft_ms")
-COLUMNS = ["run", "topology", "pp", "tg", "depth", "pp tok/s", "tg tok/s", "TTFR ms", "e2e TTFT ms"]
+RUN_COLUMNS = ["run", Column("topology", Fit.WIDE)]
+TEST_COLUMNS = ["pp", "tg", "depth", "pp tok/s", "tg tok/s", "TTFR ms", "e2e TTFT ms"]
+LIST_FITS = {"id": Fit.LEGEND, "timestamp": Fit.WIDE, "recipe": Fit.WIDE, "hash": Fit.WIDE, "nodes": Fit.WIDE}
 
 
 def summary(run: Run) -> dict[str, Any]:
@@ -40,7 +43,8 @@ def print_list(runs: list[Run], problems: list[str], as_json: bool) -> None:
     if not rows:
         console.info("no stored benchmark runs; run 'sparkctl bench' against a deployment")
         return
-    console.table("benchmark runs", list(rows[0]), [list(r.values()) for r in rows])
+    columns = [Column(key, LIST_FITS.get(key, Fit.KEEP)) for key in rows[0]]
+    console.table("benchmark runs", columns, [list(r.values()) for r in rows])
 
 
 def print_show(run: Run, as_json: bool) -> None:
@@ -62,7 +66,7 @@ def print_show(run: Run, as_json: bool) -> None:
 def _ratio(value: float | None, ratio: float | None) -> str:
     if value is None:
         return "-"
-    shown = _num(value, 0 if value >= 1000 else 1)
+    shown = _num(value, 0 if value >= 100 else 1)  # tenths of 100+ tokens/s or ms are noise, and cost width
     return shown if ratio is None else f"{shown} ({ratio:.2f}x)"
 
 
@@ -82,14 +86,27 @@ def comparison(runs: list[Run]) -> dict[int, list[dict[str, Any]]]:
 
 
 def compare_tables(runs: list[Run]) -> None:
-    """Print one table per concurrency."""
+    """Print one table per concurrency; several runs get a column naming each, by number unless `--wide`."""
     tables = comparison(runs)
     if not tables:
         console.warn("no results to show (the runs hold no completed test)")
+    labels = run_labels(runs)
     for concurrency, entries in tables.items():
-        rows = [[e["run"], e["topology"], e["pp"], e["tg"], e["depth"],
-                 *(_ratio(e[m], e[f"{m}_ratio"] if len(runs) > 1 else None) for m in RATIOS)] for e in entries]
-        console.table(f"concurrency {concurrency}", COLUMNS, rows)
+        rows = [[*([labels[e["run"]], e["topology"]] if labels else []), e["pp"], e["tg"], e["depth"],
+                 *(_ratio(e[m], e[f"{m}_ratio"] if labels else None) for m in RATIOS)] for e in entries]
+        console.table(f"concurrency {concurrency}", (RUN_COLUMNS if labels else []) + TEST_COLUMNS, rows)
+
+
+def run_labels(runs: list[Run]) -> dict[str, str]:
+    """Run id -> what its rows show: nothing for one run, else [1], [2]... listed once above the tables."""
+    if len(runs) < 2:
+        return {}
+    if console.is_wide():
+        return {run.id: run.id for run in runs}
+    labels = {run.id: f"[{number}]" for number, run in enumerate(runs, 1)}
+    for run in runs:
+        console.info(f"{labels[run.id]} {run.id} ({run.get('deployment', 'topology')})")
+    return labels
 
 
 def differences(runs: list[Run]) -> list[str]:
@@ -150,7 +167,8 @@ def write_plot(runs: list[Run], path: Path) -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise ConfigError("--plot needs matplotlib: pip install matplotlib") from None
+        raise ConfigError("--plot needs matplotlib, which the core install leaves out: "
+                          "pip install 'sparkctl[plot]'") from None
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.5))
     for axis, metric, title in ((axes[0], "pp_tps", "prompt processing"), (axes[1], "tg_tps", "token generation")):
         for run in runs:

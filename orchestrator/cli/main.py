@@ -263,6 +263,18 @@ _register_sync()
 __import__("orchestrator.cli.doctor", fromlist=["register"]).register(cli)
 
 
+def _register_tools() -> None:
+    from orchestrator.cli import completion, wide
+    from orchestrator.cli.schema import schema
+
+    cli.add_command(schema)
+    wide.register(cli)
+    completion.register(cli)  # last: it walks every command registered above
+
+
+_register_tools()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: one error boundary turning SparkctlError into a clear message and exit code."""
     try:

@@ -14,6 +14,10 @@ from orchestrator.config.rules import errors, lint
 from orchestrator.config.settings import Settings
 from orchestrator.errors import ConfigError, LintError
 from orchestrator.report import console
+from orchestrator.report.tables import Column, Fit
+
+RECIPE_COLUMNS = [Column("name"), Column("model", Fit.WIDE), Column("sparks"), Column("image", Fit.LEGEND),
+                  Column("description", Fit.TEXT)]
 
 
 def list_recipes(settings: Settings) -> None:
@@ -25,7 +29,7 @@ def list_recipes(settings: Settings) -> None:
                             "hash": r.content_hash, "description": r.description} for r in resolved])
         return
     rows = [[r.name, r.model, r.gpus, r.container, r.description] for r in resolved]
-    console.table("recipes", ["name", "model", "sparks", "image", "description"], rows)
+    console.table("recipes", RECIPE_COLUMNS, rows)
 
 
 def show_recipe(settings: Settings, name: str) -> None:

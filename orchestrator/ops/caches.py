@@ -20,11 +20,15 @@ def drop_caches(settings: Settings, nodes: str | None, all_nodes: bool) -> None:
     if settings.json:
         console.emit_json({**facts, **{node: {"error": why} for node, why in failed.items()}})
     else:
-        rows = [[n, _gib(f.get("mem_available_kb_before")), _gib(f.get("mem_available_kb_after"))]
-                for n, f in facts.items()]
-        rows += [[n, "unreachable", ""] for n in failed]
-        console.table("page cache dropped", ["node", "MemAvailable before", "MemAvailable after"], rows)
+        print_table(facts, failed)
     raise_if_partial("drop-caches", failed, "drop their caches once they answer")
+
+
+def print_table(facts: dict[str, dict[str, str]], failed: dict[str, str] | None = None) -> None:
+    """MemAvailable before and after, per node; nodes that did not answer say so."""
+    rows = [[n, _gib(f.get("mem_available_kb_before")), _gib(f.get("mem_available_kb_after"))] for n, f in facts.items()]
+    rows += [[n, "unreachable", ""] for n in failed or {}]
+    console.table("page cache dropped", ["node", "MemAvailable before", "MemAvailable after"], rows)
 
 
 def _gib(kb: str | None) -> str:

@@ -15,6 +15,7 @@ from orchestrator.plan.templates import render
 from orchestrator.remote.executor import Report
 from orchestrator.remote.session import Session, session
 from orchestrator.report import console
+from orchestrator.report.tables import Column, Fit
 
 PROBE_TIMEOUT = 30.0
 PAIRS_TIMEOUT = 20.0
@@ -161,8 +162,10 @@ def show(as_json: bool, nodes: tuple[Node, ...], findings: Findings, seconds: fl
     console.info(f"doctor: {verdict}, {warnings} warning(s) on {len(nodes)} node(s) in {seconds:.1f}s")
 
 
-NODE_COLUMNS = ["node", "fabric", "fabric IP", "MTU", "RDMA", "docker", "GPU runtime", "arch", "images",
-                "HF free", "MemAvailable", "page cache"]
+# At 80 columns the facts every problem line repeats anyway give way first; --wide shows them all.
+NODE_COLUMNS = [Column("node"), Column("fabric"), Column("fabric IP", Fit.WIDE), Column("MTU"), Column("RDMA", Fit.TEXT),
+                Column("docker", Fit.WIDE), Column("GPU runtime", Fit.WIDE), Column("arch"), Column("images", Fit.TEXT),
+                Column("HF free", Fit.WIDE), Column("MemAvailable", Fit.WIDE), Column("page cache", Fit.WIDE)]
 
 
 def node_row(node: Node, findings: Findings) -> list[str]:

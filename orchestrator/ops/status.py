@@ -13,6 +13,11 @@ from orchestrator.plan.proxy import API_LABEL, ProxyRole
 from orchestrator.remote.session import session
 from orchestrator.remote.state import Container, leftovers
 from orchestrator.report import console
+from orchestrator.report.tables import Column, Fit
+
+# How each column fits 80 terminal columns; the rest are kept whole.
+STATUS_FITS = {"deployment": Fit.LEGEND, "recipe": Fit.WIDE, "hash": Fit.WIDE, "health": Fit.TEXT,
+               "endpoint": Fit.LEGEND, "backends": Fit.TEXT}
 
 
 def status(settings: Settings, show_key: bool = False) -> None:
@@ -33,8 +38,14 @@ def status(settings: Settings, show_key: bool = False) -> None:
     elif not rows:
         console.info("nothing deployed by sparkctl on " + ", ".join(n.name for n in inventory.nodes))
     else:
-        console.table("sparkctl status", list(rows[0]), [list(r.values()) for r in rows])
+        print_table(rows)
     raise_if_partial("status", current.unreachable, "their containers are unknown until they answer")
+
+
+def print_table(rows: list[dict[str, str]]) -> None:
+    """The status rows as a table."""
+    columns = [Column(key, STATUS_FITS.get(key, Fit.KEEP)) for key in rows[0]]
+    console.table("sparkctl status", columns, [list(r.values()) for r in rows])
 
 
 def _endpoint_key(live: list[Container]) -> str:

@@ -44,7 +44,8 @@ def findings() -> doctor.Findings:
 NODES = (Node(name="a", ip="10.0.1.1", fabric_if="f0"), Node(name="b", ip="10.0.1.2"))
 
 
-def test_doctor_table_shows_nodes_matrix_and_problems_with_fixes(capsys):
+def test_doctor_table_shows_nodes_matrix_and_problems_with_fixes(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
     doctor.show(False, NODES, findings(), 1.25)
     out = capsys.readouterr().out
     for text in ("sparkctl doctor: nodes", "f0 up", "vllm-node (arm64)", "FAIL", "no answer", "a <-> b",

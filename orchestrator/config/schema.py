@@ -1,0 +1,23 @@
+"""JSON Schema of the recipe and inventory files, generated from their pydantic models for editors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+KINDS = ("recipe", "inventory")
+
+
+def json_schema(kind: str) -> dict[str, Any]:
+    """The JSON Schema of a `recipe` or `inventory` file as written."""
+    if kind == "recipe":
+        from orchestrator.config.recipe import RecipeFile
+
+        schema = RecipeFile.model_json_schema()
+    else:
+        from orchestrator.config.inventory import Inventory
+
+        schema = Inventory.model_json_schema()
+        # The loader records the file's path here and refuses the key in a file.
+        del schema["properties"]["source"]
+    return {"$schema": DIALECT, "title": f"sparkctl {kind}", **{k: v for k, v in schema.items() if k != "title"}}
