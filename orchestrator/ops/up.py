@@ -131,8 +131,11 @@ def _clear_conflicts(current: Session, inventory: Inventory, deployment: Deploym
     """Refuse (or with --replace, tear down) whatever else runs on these nodes."""
     if not live:
         return
-    _remove_leftovers(current, inventory, live)
-    live = [c for c in live if c.deployment not in leftovers(live)]
+    # Only the deployment's nodes were read: what runs elsewhere is unknown, not missing.
+    unread = {n.name for n in inventory.nodes} - set(deployment.nodes)
+    broken = leftovers(live, unread)
+    _remove_leftovers(current, inventory, live, broken)
+    live = [c for c in live if c.deployment not in broken]
     if not live:
         return
     found = deployments(live)
@@ -150,10 +153,10 @@ def _tear_down(current: Session, inventory: Inventory, deployment_id: str, conta
     current.run(planner.plan_teardown(nodes, deployment_id, current.settings.templates_dir))
 
 
-def _remove_leftovers(current: Session, inventory: Inventory, live: list[Container]) -> None:
+def _remove_leftovers(current: Session, inventory: Inventory, live: list[Container], broken: set[str]) -> None:
     """What a broken deployment left (a node cut during its up, a crash) serves nobody: remove it unasked."""
     for dep, containers in deployments(live).items():
-        if dep in leftovers(live):
+        if dep in broken:
             where = ", ".join(sorted({c.node for c in containers}))
             console.warn(f"removing leftovers of {dep} on {where} (that deployment can no longer serve)")
             _tear_down(current, inventory, dep, containers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import socket
 import threading
@@ -19,8 +20,11 @@ from orchestrator.config.inventory import Inventory, Node
 from orchestrator.errors import Cancelled, ConnectionFailed, HostKeyError
 from orchestrator.plan import shell
 from orchestrator.remote import hostkeys
+from orchestrator.remote.forward import Forwarder
 
 CONNECT_TIMEOUT = 10.0
+# paramiko logs refused channels and resets to stderr by itself; sparkctl reports failures in its own words.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 KEEPALIVE = 2
 LOST_AFTER = 8.0
 RELEASE_WAIT = 3.0
@@ -171,10 +175,11 @@ class SSHTransport:
 
         Only SSH has to reach the node: a server behind a firewall or a bastion is measured the same way.
         """
-        connection = self._connect(node)
-        local = local_port or _free_local_port()
-        with connection.forward_local(local, remote_port=remote_port, remote_host="127.0.0.1", local_host="127.0.0.1"):
-            yield local
+        forwarder = Forwarder(self._connect(node).transport, remote_port, local_port)
+        try:
+            yield forwarder.port
+        finally:
+            forwarder.close()
 
     def close(self) -> None:
         """Close every connection this invocation opened."""
@@ -235,13 +240,6 @@ def _keep_alive(transport: paramiko.Transport) -> None:
     if isinstance(sock, socket.socket) and hasattr(socket, "TCP_USER_TIMEOUT"):
         # Unacknowledged data (the keepalives themselves) older than this aborts the connection.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(LOST_AFTER * 1000))
-
-
-def _free_local_port() -> int:
-    """A loopback port nothing listens on now (the forwarder binds it right after)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _open(connection: fabric.Connection, node: Node, known) -> None:

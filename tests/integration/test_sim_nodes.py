@@ -104,5 +104,5 @@ def test_inventory_lists_every_node_in_sparkctls_format(sim_cluster: Cluster) ->
         "ip": "10.77.0.12",
         "fabric_ip": "10.78.0.12",
         "fabric_if": "enp1s0f1np1",
-        "rdma_dev": "rocep1s0f1",
+        "rdma_dev": "rocep1s0f1,roceP2p1s0f1",
     }
