@@ -37,12 +37,19 @@ def tarball() -> Path:
 
 
 @pytest.fixture(scope="module")
-def manifest(tarball: Path) -> dict:
-    """The archive's single manifest entry."""
+def manifests(tarball: Path) -> list[dict]:
+    """The archive's manifest entries: one per flag table, all on the same layers."""
     with tarfile.open(tarball) as archive:
         entries = json.load(archive.extractfile("manifest.json"))
-    assert len(entries) == 1
-    return entries[0]
+    assert len(entries) == 2 and entries[0]["Layers"] == entries[1]["Layers"]
+    return entries
+
+
+@pytest.fixture(scope="module")
+def manifest(manifests: list[dict]) -> dict:
+    """The entry of `vllm-node`, with the tags of every entry (the layers are shared)."""
+    (node,) = [entry for entry in manifests if "vllm-node:latest" in entry["RepoTags"]]
+    return {**node, "RepoTags": [tag for entry in manifests for tag in entry["RepoTags"]]}
 
 
 def member_sha256(archive: tarfile.TarFile, name: str) -> str:
@@ -68,6 +75,20 @@ def test_every_recipe_container_is_tagged(manifest: dict) -> None:
     assert wanted <= set(manifest["RepoTags"])
 
 
+def configs_by_tag(tarball: Path, manifests: list[dict]) -> dict[str, dict]:
+    """Each tag's image config."""
+    with tarfile.open(tarball) as archive:
+        return {tag: json.load(archive.extractfile(e["Config"])) for e in manifests for tag in e["RepoTags"]}
+
+
+def test_each_tag_names_the_vllm_its_standin_follows(tarball: Path, manifests: list[dict]) -> None:
+    configs = configs_by_tag(tarball, manifests)
+    tables = {tag: [e for e in c["config"]["Env"] if e.startswith("VLLM_STANDIN_TABLE=")] for tag, c in configs.items()}
+    assert tables["vllm-node-mxfp4:latest"] == ["VLLM_STANDIN_TABLE=vllm-mxfp4-fork"]
+    assert tables["vllm-node:latest"] == ["VLLM_STANDIN_TABLE=vllm-0.33.0"]
+    assert all(t == ["VLLM_STANDIN_TABLE=vllm-0.33.0"] for tag, t in tables.items() if "mxfp4" not in tag)
+
+
 def test_config_and_diff_ids_match_layers(tarball: Path, manifest: dict) -> None:
     with tarfile.open(tarball) as archive:
         config = json.load(archive.extractfile(manifest["Config"]))
@@ -88,6 +109,8 @@ def test_rootfs_has_python_ray_and_vllm(tarball: Path, manifest: dict) -> None:
         "opt/venv/bin/ray",
         "usr/local/bin/vllm",
         "opt/standin/vllm_standin.py",
+        "opt/standin/vllm_flags/vllm-0.33.0.json",
+        "opt/standin/vllm_flags/vllm-mxfp4-fork.json",
         "usr/bin/curl",
         "usr/bin/pkill",
         "usr/sbin/ip",
@@ -116,9 +139,10 @@ def rootfs(tarball: Path, manifest: dict, tmp_path_factory: pytest.TempPathFacto
     shutil.rmtree(root, ignore_errors=True)
 
 
-def in_chroot(root: Path, *command: str) -> subprocess.CompletedProcess:
-    """Run a command inside the unpacked image with the image's environment."""
-    env = {"PATH": image.IMAGE_ENV[0].removeprefix("PATH="), "RAY_USAGE_STATS_ENABLED": "0", "HOME": "/root"}
+def in_chroot(root: Path, *command: str, tag: str = "vllm-node", **extra: str) -> subprocess.CompletedProcess:
+    """Run a command inside the unpacked image with the environment of the image `tag`."""
+    env = dict(item.split("=", 1) for item in image.tag_env(tag))
+    env.update({"HOME": "/root", **extra})
     return subprocess.run(["chroot", str(root), *command], env=env, capture_output=True, text=True, timeout=120)
 
 
@@ -129,11 +153,21 @@ def test_ray_imports_in_the_image(rootfs: Path) -> None:
 
 
 def test_vllm_command_runs_in_the_image(rootfs: Path) -> None:
-    result = in_chroot(rootfs, "vllm", "serve", "--help")
+    result = in_chroot(rootfs, "vllm", "serve", "--help=all")
     assert result.returncode == 0, result.stderr
-    assert "--tensor-parallel-size" in result.stdout
+    assert "--tensor-parallel-size" in result.stdout and "--moe-backend" in result.stdout
     rejected = in_chroot(rootfs, "vllm", "serve", "m", "--no-such-flag")
-    assert rejected.returncode == 2 and "unrecognized arguments: --no-such-flag" in rejected.stderr
+    assert rejected.returncode == 2 and "vllm: error: unrecognized arguments: --no-such-flag" in rejected.stderr
+
+
+def test_each_image_follows_its_vllm(rootfs: Path) -> None:
+    assert in_chroot(rootfs, "vllm", "--version").stdout.strip() == "0.33.0"
+    assert in_chroot(rootfs, "vllm", "--version", tag="vllm-node-mxfp4").stdout.strip() == "0.10.2+mxfp4"
+    strict = {"VLLM_STANDIN_STRICT": "flags", "VLLM_STANDIN_FAULT": "crash-during-load", "VLLM_STANDIN_LOAD_SECONDS": "0"}
+    layers = ("vllm", "serve", "m", "--mxfp4-layers", "moe,qkv,o")
+    assert in_chroot(rootfs, *layers, **strict).returncode == 2
+    fork = in_chroot(rootfs, *layers, tag="vllm-node-mxfp4", **strict)
+    assert fork.returncode == 1 and "Starting to load model" in fork.stdout
 
 
 def test_standin_change_rebuilds_only_its_layer(tarball: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -141,6 +175,8 @@ def test_standin_change_rebuilds_only_its_layer(tarball: Path, tmp_path: Path, m
     cache.mkdir()
     for base in image.DEFAULT_CACHE.glob(f"base-{image.base_key()}.*"):
         os.link(base, cache / base.name)
+    for wheels in image.DEFAULT_CACHE.glob("wheels-hub-*"):  # no registry inside an isolated run
+        shutil.copytree(wheels, cache / wheels.name, copy_function=os.link)
     standin = tmp_path / "standin"
     shutil.copytree(image.STANDIN_DIR, standin, ignore=shutil.ignore_patterns("__pycache__"))
     (standin / "vllm_standin.py").write_text((standin / "vllm_standin.py").read_text() + "\n# changed\n")

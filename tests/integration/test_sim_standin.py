@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -238,7 +240,8 @@ def test_logs_like_vllm_and_stops_on_sigterm(ready: Standin) -> None:
 def test_unknown_flag_rejected_like_argparse(launch: Callable[..., Standin]) -> None:
     standin = launch("--foo", "1")
     assert standin.wait_exit(10) == 2
-    assert "vllm serve: error: unrecognized arguments: --foo" in standin.output()
+    # Leftover arguments are reported by the top-level `vllm` parser, as with a real vLLM's subcommands.
+    assert "vllm: error: unrecognized arguments: --foo 1" in standin.output()
 
 
 def test_real_flags_accepted(launch: Callable[..., Standin]) -> None:
@@ -332,3 +335,161 @@ def test_multi_node_head_alone_times_out(launch: Callable[..., Standin]) -> None
     head = launch("--nnodes", "2", "--master-port", str(free_port()), "-tp", "2", VLLM_STANDIN_RENDEZVOUS_TIMEOUT="1")
     assert head.wait_exit(10) == 1
     assert "DistNetworkError" in head.output()
+
+
+# ---- strictness: the image's flag table (VLLM_STANDIN_TABLE, VLLM_STANDIN_STRICT=flags) ------------------
+TABLES = Path(__file__).resolve().parents[1] / "sim" / "vllm_flags"
+FORK = {"VLLM_STANDIN_TABLE": "vllm-mxfp4-fork"}
+STRICT = {"VLLM_STANDIN_STRICT": "flags"}
+
+
+def run_standin(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """Run `vllm <args>` to completion: accepted serve flags reach the load, which then crashes at once."""
+    environ = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("VLLM_")},
+        "VLLM_STANDIN_FAULT": "crash-during-load",
+        "VLLM_STANDIN_LOAD_SECONDS": "0.05",
+        **env,
+    }
+    argv = [sys.executable, str(STANDIN), *args]
+    return subprocess.run(argv, capture_output=True, text=True, env=environ, timeout=30)
+
+
+def accepted(result: subprocess.CompletedProcess) -> bool:
+    """The flags parsed: the stand-in went on to load the model."""
+    return result.returncode == 1 and "Starting to load model" in result.stdout
+
+
+def table_flags(name: str) -> set[str]:
+    """Every spelling a table accepts."""
+    table = json.loads((TABLES / f"{name}.json").read_text())
+    return {f for o in table["options"] for f in o["flags"] + o["hidden_flags"]}
+
+
+def test_tables_come_from_real_vllm() -> None:
+    new, fork = (json.loads((TABLES / f"{n}.json").read_text()) for n in ("vllm-0.33.0", "vllm-mxfp4-fork"))
+    assert new["vllm_version"] == "0.33.0" and fork["vllm_version"].startswith("0.10.2")
+    assert len(new["options"]) > 250 and len(new["env_vars"]) > 250
+    assert {"--swap-space", "--max-seq-len-to-capture", "--mxfp4-layers"} <= table_flags("vllm-mxfp4-fork")
+    assert not {"--swap-space", "--max-seq-len-to-capture", "--mxfp4-layers"} & table_flags("vllm-0.33.0")
+    assert {"--moe-backend", "--nnodes", "--disable-prefix-caching"} <= table_flags("vllm-0.33.0")
+    assert "VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8" in fork["env_vars"]
+    assert "VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8" not in new["env_vars"]
+
+
+def test_unknown_flag_fails_exactly_like_vllm() -> None:
+    result = run_standin("serve", MODEL, "--swap-space", "4", "-tp", "1", **STRICT)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "usage: vllm [-h] [-v] {chat,complete,serve,launch,bench,collect-env,download-kernels,preload,run-batch,"
+        "snapshot} ...",
+        "vllm: error: unrecognized arguments: --swap-space 4",
+    ]
+
+
+def test_bad_values_fail_in_the_serve_parser() -> None:
+    bad_int = run_standin("serve", MODEL, "-tp", "two", **STRICT)
+    assert bad_int.returncode == 2
+    assert bad_int.stderr.splitlines() == [
+        "usage: vllm serve [model_tag] [options]",
+        "vllm serve: error: argument --tensor-parallel-size/-tp: invalid int value: 'two'",
+    ]
+    bad_layers = run_standin("serve", MODEL, "--mxfp4-layers", "moe,attn", **STRICT, **FORK)
+    assert bad_layers.returncode == 2 and "argument --mxfp4-layers: invalid value 'moe,attn'" in bad_layers.stderr
+    bad_choice = run_standin("serve", MODEL, "--mxfp4-backend", "cuda", **STRICT, **FORK)
+    assert bad_choice.returncode == 2 and "invalid choice: 'cuda'" in bad_choice.stderr
+
+
+@pytest.mark.parametrize(
+    ("table", "flags", "ok"),
+    [
+        ("vllm-0.33.0", ["--max_num_seqs", "16", "--enable_chunked_prefill"], True),
+        ("vllm-0.33.0", ["--no-enforce-eager", "--disable-prefix-caching", "--no-enable-prefix-caching"], True),
+        ("vllm-0.33.0", ["--compilation-config.mode", "3", "-cc.cudagraph_mode=NONE", "-O3"], True),
+        ("vllm-0.33.0", ["--moe-backend", "marlin", "--nnodes", "1", "--node-rank", "0", "--headless"], True),
+        ("vllm-0.33.0", ["--mxfp4-layers", "moe,qkv,o"], False),
+        ("vllm-0.33.0", ["--max-seq-len-to-capture", "8192"], False),
+        ("vllm-0.33.0", ["--disable-frontend-multiprocessing"], False),
+        ("vllm-mxfp4-fork", ["--mxfp4-layers", "moe,qkv,o,lm_head", "--mxfp4-backend", "marlin"], True),
+        ("vllm-mxfp4-fork", ["--swap-space", "4", "--max-seq-len-to-capture", "8192", "-O", "3"], True),
+        ("vllm-mxfp4-fork", ["--disable-prefix-caching"], False),
+        ("vllm-mxfp4-fork", ["--nnodes", "2"], False),
+        ("vllm-mxfp4-fork", ["--moe-backend", "marlin"], False),
+    ],
+)
+def test_strict_flags_follow_the_image_table(table: str, flags: list[str], ok: bool) -> None:
+    result = run_standin("serve", MODEL, *flags, "-tp", "1", VLLM_STANDIN_TABLE=table, **STRICT)
+    assert accepted(result) == ok, result.stderr + result.stdout
+    if not ok:
+        assert result.returncode == 2 and "unrecognized arguments: " + flags[0] in result.stderr
+
+
+def test_lenient_by_default_accepts_any_shipped_version() -> None:
+    assert accepted(run_standin("serve", MODEL, "--swap-space", "4", "--nnodes", "1"))
+    assert not accepted(run_standin("serve", MODEL, "--no-such-flag"))
+
+
+def test_dotted_json_keys_merge_like_vllm() -> None:
+    spelled = ("--compilation_config.mode", "3", "--compilation-config.pass_config.x=1")
+    result = run_standin("serve", MODEL, *spelled, **STRICT)
+    assert accepted(result)
+    assert "'compilation_config': {'mode': 3, 'pass_config': {'x': 1}}" in result.stdout
+    short = run_standin("serve", MODEL, "-cc.cudagraph_mode=NONE", **STRICT)
+    assert "'compilation_config': {'cudagraph_mode': 'NONE'}" in short.stdout
+
+
+def test_model_option_moved_or_refused_by_version() -> None:
+    moved = run_standin("serve", "--model", MODEL, "-tp", "1", **STRICT)
+    assert accepted(moved) and "you should provide the model as a positional argument" in moved.stdout
+    refused = run_standin("serve", "--model", MODEL, **STRICT, **FORK)
+    assert refused.returncode == 1 and "ValueError: With `vllm serve`, you should provide the model" in refused.stdout
+
+
+def test_unknown_vllm_env_is_logged_by_0_33_only() -> None:
+    env = {"VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8": "1", "VLLM_USE_DEEP_GEMM": "0", "VLLM_NO_SUCH": "1"}
+    new = run_standin("serve", MODEL, **env)
+    warned = [line for line in new.stdout.splitlines() if "Unknown vLLM environment variable detected" in line]
+    assert [line.split("detected: ")[1] for line in warned] == ["VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8", "VLLM_NO_SUCH"]
+    assert warned[0].startswith("WARNING ") and "VLLM_STANDIN_FAULT" not in new.stdout
+    assert "Unknown vLLM environment variable" not in run_standin("serve", MODEL, **env, **FORK).stdout
+    fatal = run_standin("serve", MODEL, "--fail-on-environ-validation", VLLM_NO_SUCH="1")
+    assert fatal.returncode == 1 and "ValueError: Unknown vLLM environment variable detected: VLLM_NO_SUCH" in fatal.stdout
+    assert "Starting to load model" not in fatal.stdout
+
+
+def help_flags(text: str) -> set[str]:
+    """Option spellings in argparse help: a line starting (after spaces) with one, then `, ` before each other."""
+    flags = set()
+    for line in text.splitlines():
+        if re.match(r"^\s+-", line):
+            invocation = line.strip().split("  ")[0]
+            flags.update(re.findall(r"(?:^|, )(-[\w.+-]+)", invocation))
+    return flags
+
+
+def test_help_all_lists_every_option_of_the_table() -> None:
+    table = json.loads((TABLES / "vllm-0.33.0.json").read_text())
+    result = run_standin("serve", "--help=all")
+    assert result.returncode == 0
+    visible = {f for o in table["options"] for f in o["flags"]}
+    assert visible <= help_flags(result.stdout) and "--swap-space" not in result.stdout
+    assert "--no-enable-prefix-caching" not in result.stdout  # hidden, as in vLLM
+    short = run_standin("serve", "--help")
+    assert "Config Groups:" in short.stdout and "ModelConfig" in short.stdout
+    assert "--tensor-parallel-size" not in short.stdout
+    one = run_standin("serve", "--help=max_model_len")
+    assert "--max-model-len" in help_flags(one.stdout) and "--tensor-parallel-size" not in one.stdout
+
+
+def test_fork_help_is_0_10_style() -> None:
+    full = run_standin("serve", "--help", **FORK)
+    fork = json.loads((TABLES / "vllm-mxfp4-fork.json").read_text())
+    assert {f for o in fork["options"] for f in o["flags"]} <= help_flags(full.stdout)
+    keyword = run_standin("serve", "--help=all", **FORK)  # 0.10.2 treats "all" as a search keyword
+    assert keyword.stdout.startswith("\nParameters matching 'all':")
+    assert "--tensor-parallel-size" in keyword.stdout and "--max-model-len" not in keyword.stdout
+
+
+def test_version_follows_the_table() -> None:
+    assert run_standin("--version").stdout.strip() == "0.33.0"
+    assert run_standin("--version", **FORK).stdout.strip() == "0.10.2+mxfp4"

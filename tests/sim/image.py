@@ -1,7 +1,11 @@
 """Builds the simulated cluster's container image as a `docker save` tarball, without a docker daemon.
 
 Layer 1 is a Debian minbase rootfs with Python and Ray in /opt/venv (slow, cached by its own key);
-layer 2 is the vLLM stand-in (cheap). The archive is tagged with every recipe's `container:` value.
+layer 2 is the vLLM stand-in (cheap) with the flag tables of tests/sim/vllm_flags. The archive is tagged
+with every recipe's `container:` value. Each tag's image config names the vLLM its stand-in follows
+(`VLLM_STANDIN_TABLE`): `vllm-node-mxfp4` the MXFP4 fork (0.10.2-based), every other tag vLLM 0.33.0;
+the images share their layers. SPARKCTL_SIM_STANDIN_STRICT (e.g. `flags,model` or `all`) at build time
+puts `VLLM_STANDIN_STRICT` into every image's environment.
 """
 
 from __future__ import annotations
@@ -30,10 +34,13 @@ SITE_PACKAGES = "opt/venv/lib/python3.11/site-packages"
 SUITE = "bookworm"
 BASE_PACKAGES = "python3,python3-venv,procps,curl,ca-certificates,iproute2"
 ALWAYS_TAGS = ("vllm-node", "vllm-node-mxfp4")
-DEFAULT_CACHE = Path("/var/cache/sparkctl-sim")
+DEFAULT_CACHE = Path(os.environ.get("SPARKCTL_SIM_CACHE") or "/var/cache/sparkctl-sim")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RECIPES_DIR = REPO_ROOT / "recipes"
 STANDIN_DIR = Path(__file__).resolve().parent / "standin"
+TABLES_DIR = Path(__file__).resolve().parent / "vllm_flags"
+DEFAULT_TABLE = "vllm-0.33.0"
+TABLE_BY_TAG = {"vllm-node-mxfp4": "vllm-mxfp4-fork"}
 IMAGE_ENV = [
     "PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     'RAY_OVERRIDE_RESOURCES={"GPU":1}',
@@ -76,6 +83,27 @@ def standin_files() -> list[Path]:
     return sorted(STANDIN_DIR.glob("*.py"))
 
 
+def table_files() -> list[Path]:
+    """The flag tables the stand-in reads (/opt/standin/vllm_flags in the image)."""
+    return sorted(TABLES_DIR.glob("vllm-*.json"))
+
+
+def table_for(tag: str) -> str:
+    """The flag table a tag's stand-in follows."""
+    return TABLE_BY_TAG.get(tag.rsplit(":", 1)[0], DEFAULT_TABLE)
+
+
+def strict_env() -> list[str]:
+    """`VLLM_STANDIN_STRICT=...` when SPARKCTL_SIM_STANDIN_STRICT asks every image to be strict."""
+    strict = os.environ.get("SPARKCTL_SIM_STANDIN_STRICT", "").strip()
+    return [f"VLLM_STANDIN_STRICT={strict}"] if strict else []
+
+
+def tag_env(tag: str) -> list[str]:
+    """One tag's image environment."""
+    return [*IMAGE_ENV, f"VLLM_STANDIN_TABLE={table_for(tag)}", *strict_env()]
+
+
 def sha256_bytes(*parts: bytes) -> str:
     """Hash the parts, each length-prefixed so boundaries count."""
     digest = hashlib.sha256()
@@ -100,8 +128,8 @@ def base_key() -> str:
 
 def archive_key(tags: list[str]) -> str:
     """Key of the final archive: builder source, stand-in source, Ray version and tags."""
-    parts = [Path(__file__).read_bytes(), RAY_VERSION.encode(), "\n".join(tags).encode()]
-    parts += [p.name.encode() + b"\0" + p.read_bytes() for p in standin_files()]
+    parts = [Path(__file__).read_bytes(), RAY_VERSION.encode(), "\n".join(tags).encode(), "".join(strict_env()).encode()]
+    parts += [p.name.encode() + b"\0" + p.read_bytes() for p in standin_files() + table_files()]
     return sha256_bytes(*parts)[:16]
 
 
@@ -264,24 +292,34 @@ def standin_layer_bytes(wheels: list[Path] = ()) -> bytes:
     """Pack the stand-in into /opt/standin, its launcher into /usr/local/bin/vllm, and the hub client."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
-        for directory in ("opt", "opt/standin", "usr", "usr/local", "usr/local/bin"):
+        for directory in ("opt", "opt/standin", "opt/standin/vllm_flags", "usr", "usr/local", "usr/local/bin"):
             add_member(archive, directory, None, 0o755)
         for path in standin_files():
             add_member(archive, f"opt/standin/{path.name}", path.read_bytes(), 0o644)
+        for path in table_files():
+            add_member(archive, f"opt/standin/vllm_flags/{path.name}", path.read_bytes(), 0o644)
         add_member(archive, "usr/local/bin/vllm", LAUNCHER, 0o755)
         for wheel in wheels:
             add_wheel(archive, wheel)
     return buffer.getvalue()
 
 
-def image_config(diff_ids: list[str], env: list[str] | None = None, history: list[str] | None = None) -> bytes:
-    """The image config JSON: platform, environment and the layers' diff IDs."""
+def image_config(
+    diff_ids: list[str],
+    env: list[str] | None = None,
+    history: list[str] | None = None,
+    entrypoint: list[str] | None = None,
+) -> bytes:
+    """The image config JSON: platform, environment (and entrypoint) and the layers' diff IDs."""
     steps = history or ["sparkctl sim base (debootstrap + ray)", "sparkctl sim vllm stand-in"]
+    settings: dict = {"Env": env or IMAGE_ENV, "WorkingDir": "/"}
+    if entrypoint:
+        settings["Entrypoint"] = entrypoint
     config = {
         "architecture": "amd64",
         "os": "linux",
         "created": "2025-01-01T00:00:00Z",
-        "config": {"Env": env or IMAGE_ENV, "WorkingDir": "/"},
+        "config": settings,
         "rootfs": {"type": "layers", "diff_ids": [f"sha256:{d}" for d in diff_ids]},
         "history": [{"created_by": step} for step in steps],
     }
@@ -296,27 +334,39 @@ def add_file_member(archive: tarfile.TarFile, name: str, path: Path) -> None:
         archive.addfile(info, handle)
 
 
-def write_archive(out: Path, base_layer: Path, base_diff: str, tags: list[str], wheels: list[Path] = ()) -> None:
-    """Write the docker-save archive: manifest.json, config and both layers."""
-    top = standin_layer_bytes(wheels)
-    top_diff = hashlib.sha256(top).hexdigest()
-    config = image_config([base_diff, top_diff])
-    config_name = f"{hashlib.sha256(config).hexdigest()}.json"
-    manifest = [
-        {
-            "Config": config_name,
-            "RepoTags": tags,
-            "Layers": [f"{base_diff}/layer.tar", f"{top_diff}/layer.tar"],
-        }
-    ]
+def write_archive(
+    out: Path,
+    base_layer: Path,
+    base_diff: str,
+    tags: list[str],
+    wheels: list[Path] = (),
+    extra_layers: list[bytes] = (),
+    entrypoint: list[str] | None = None,
+    history: list[str] | None = None,
+) -> None:
+    """Write the docker-save archive: manifest.json, one config per flag table (tags grouped) and the layers."""
+    tops = [standin_layer_bytes(wheels), *extra_layers]
+    top_diffs = [hashlib.sha256(top).hexdigest() for top in tops]
+    by_table: dict[str, list[str]] = {}
+    for tag in tags:
+        by_table.setdefault(table_for(tag), []).append(tag)
+    configs, manifest = {}, []
+    for _table, table_tags in sorted(by_table.items()):
+        config = image_config([base_diff, *top_diffs], tag_env(table_tags[0]), history, entrypoint)
+        config_name = f"{hashlib.sha256(config).hexdigest()}.json"
+        configs[config_name] = config
+        layers = [f"{diff}/layer.tar" for diff in (base_diff, *top_diffs)]
+        manifest.append({"Config": config_name, "RepoTags": table_tags, "Layers": layers})
     partial = out.with_suffix(".partial")
     with tarfile.open(partial, mode="w", format=tarfile.GNU_FORMAT) as archive:
-        for diff in (base_diff, top_diff):
+        for diff in (base_diff, *top_diffs):
             add_member(archive, diff, None, 0o755)
             add_member(archive, f"{diff}/VERSION", b"1.0", 0o644)
         add_file_member(archive, f"{base_diff}/layer.tar", base_layer)
-        add_member(archive, f"{top_diff}/layer.tar", top, 0o644)
-        add_member(archive, config_name, config, 0o644)
+        for diff, top in zip(top_diffs, tops, strict=True):
+            add_member(archive, f"{diff}/layer.tar", top, 0o644)
+        for name, config in configs.items():
+            add_member(archive, name, config, 0o644)
         add_member(archive, "manifest.json", json.dumps(manifest).encode(), 0o644)
     os.replace(partial, out)
 

@@ -18,11 +18,10 @@ from pathlib import Path
 
 from standin_api import ServerState, make_server
 from standin_dist import check_parallelism, env_float
-from standin_flags import VLLM_VERSION, non_default_args, parse_serve_args
+from standin_flags import VLLM_VERSION, check_environment, image_table, non_default_args, parse_serve_args, top_usage
 from standin_log import fail, log
 from standin_rendezvous import join_ranks
 
-SUBCOMMANDS = ("chat", "complete", "serve", "bench", "collect-env", "run-batch")
 NEVER_READY_CAP_S = 86400.0
 LOAD_STEPS = 5
 
@@ -47,14 +46,15 @@ def parse_fault(text: str) -> Fault:
 
 def top_level(argv: list[str]) -> int:
     """Handle `vllm` without a serve command: help, version, or argparse's error."""
-    usage = "usage: vllm [-h] [-v] {" + ",".join(SUBCOMMANDS) + "} ..."
+    subcommands = image_table()["subcommands"]
+    usage = top_usage(image_table())
     if not argv or argv[0] in ("-h", "--help"):
-        print(f"{usage}\n\nvLLM CLI\n\npositional arguments:\n  {{{','.join(SUBCOMMANDS)}}}", flush=True)
+        print(f"{usage}\n\nvLLM CLI\n\npositional arguments:\n  {{{','.join(subcommands)}}}", flush=True)
         return 0 if argv else 2
     if argv[0] in ("-v", "--version"):
         print(VLLM_VERSION, flush=True)
         return 0
-    choices = ", ".join(f"'{c}'" for c in SUBCOMMANDS)
+    choices = ", ".join(f"'{c}'" for c in subcommands)
     print(
         f"{usage}\nvllm: error: argument subparser: invalid choice: '{argv[0]}' (choose from {choices})",
         file=sys.stderr,
@@ -175,6 +175,7 @@ def serve(argv: list[str]) -> int:
     log("__init__.py:216", "Automatically detected platform cuda.")
     log("api_server.py:1805", f"vLLM API server version {VLLM_VERSION}")
     log("utils.py:328", f"non-default args: {non_default_args(args)}")
+    check_environment(args.table, bool(args.fail_on_environ_validation))
     placement = check_parallelism(args)
     if placement is None:
         join_ranks(args)
