@@ -493,3 +493,55 @@ def test_fork_help_is_0_10_style() -> None:
 def test_version_follows_the_table() -> None:
     assert run_standin("--version").stdout.strip() == "0.33.0"
     assert run_standin("--version", **FORK).stdout.strip() == "0.10.2+mxfp4"
+
+
+# ---- llama-benchy's coherence check -------------------------------------------------------------------
+LLAMA_BENCHY = Path(__file__).resolve().parents[2] / ".venv-bench" / "bin" / "llama-benchy"
+BENCHY_BOOK_URL = "https://www.gutenberg.org/files/1661/1661-0.txt"  # llama-benchy's default; read from its cache
+
+
+def test_coherence_question_answered_like_a_model(ready: Standin) -> None:
+    question = "What is the capital of France? Please reply with one word only"
+    whole = ready.client().chat.completions.create(
+        model="gpt-oss", messages=[{"role": "user", "content": question}], max_tokens=100
+    )
+    assert whole.choices[0].message.content == "Paris" and whole.choices[0].finish_reason == "stop"
+    assert whole.usage.completion_tokens == 1
+    capped = ready.client().chat.completions.create(
+        model="gpt-oss", messages=[{"role": "user", "content": question}], max_tokens=1
+    )
+    assert capped.choices[0].message.content == "Paris"
+    prose = ready.client().chat.completions.create(
+        model="gpt-oss", messages=[{"role": "user", "content": "the capital of France " * 60}], max_tokens=3
+    )
+    assert "Paris" not in prose.choices[0].message.content  # benchmark-length prompts keep the plain reply
+
+
+def test_llama_benchy_passes_coherence_and_measures_the_set_speeds(
+    launch: Callable[..., Standin], tmp_path: Path
+) -> None:
+    import hashlib
+
+    from tests.benchdata import book_text, build_tokenizer
+
+    if not os.access(LLAMA_BENCHY, os.X_OK):
+        pytest.fail(f"{LLAMA_BENCHY} is missing: run 'make bench-venv'", pytrace=False)
+    home = tmp_path / "home"
+    book = home / ".cache" / "llama-benchy" / f"{hashlib.md5(BENCHY_BOOK_URL.encode()).hexdigest()}.txt"
+    book.parent.mkdir(parents=True)
+    book.write_text(book_text(), encoding="utf-8")
+    tokenizer = build_tokenizer(LLAMA_BENCHY.parent / "python", book, tmp_path / "tokenizer")
+    standin = launch(VLLM_STANDIN_PREFILL_TPS="2000", VLLM_STANDIN_DECODE_TPS="50")
+    standin.wait_ready()
+    result_file = tmp_path / "result.json"
+    argv = [str(LLAMA_BENCHY), "--base-url", f"{standin.base_url}/v1", "--model", MODEL, "--tokenizer", str(tokenizer),
+            "--pp", "512", "--tg", "32", "--concurrency", "1", "--runs", "2", "--format", "json",
+            "--save-result", str(result_file)]
+    env = {**os.environ, "HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    run = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=180, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Coherence test PASSED." in run.stdout
+    (row,) = json.loads(result_file.read_text())["benchmarks"]
+    print(f"llama-benchy: pp {row['pp_throughput']['mean']:.1f} t/s, tg {row['tg_throughput']['mean']:.2f} t/s")
+    assert row["tg_throughput"]["mean"] == pytest.approx(50, rel=0.03)
+    assert row["pp_throughput"]["mean"] == pytest.approx(2000, rel=0.08)
