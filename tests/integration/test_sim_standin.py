@@ -540,7 +540,7 @@ def test_llama_benchy_passes_coherence_and_measures_the_set_speeds(
     env = {**os.environ, "HOME": str(home), "HF_HUB_OFFLINE": "1"}
     run = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=180, cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "Coherence test PASSED." in run.stdout
+    assert "Coherence test PASSED." in run.stdout, run.stdout
     (row,) = json.loads(result_file.read_text())["benchmarks"]
     print(f"llama-benchy: pp {row['pp_throughput']['mean']:.1f} t/s, tg {row['tg_throughput']['mean']:.2f} t/s")
     assert row["tg_throughput"]["mean"] == pytest.approx(50, rel=0.03)
