@@ -185,3 +185,65 @@ def test_standin_change_rebuilds_only_its_layer(tarball: Path, tmp_path: Path, m
     rebuilt = image.ensure_image(cache)
     assert time.monotonic() - started < 30
     assert rebuilt.name != tarball.name and len(list(cache.glob("base-*.tar"))) == 1
+
+
+# ---- vllm-openai-stock: like upstream's vllm/vllm-openai (ENTRYPOINT vllm serve, no Ray), opt-in ----------
+@pytest.fixture(scope="module")
+def stock_tarball() -> Path:
+    """The stock image archive (built on first use from the cached base layer)."""
+    needs_root()
+    return image.ensure_stock_image()
+
+
+def test_stock_image_has_the_entrypoint_and_no_ray(stock_tarball: Path) -> None:
+    with tarfile.open(stock_tarball) as archive:
+        (entry,) = json.load(archive.extractfile("manifest.json"))
+        config = json.load(archive.extractfile(entry["Config"]))
+        whiteouts = layer_names(archive, entry["Layers"][-1])
+    assert entry["RepoTags"] == ["vllm-openai-stock:latest"] and len(entry["Layers"]) == 3
+    assert config["config"]["Entrypoint"] == ["vllm", "serve"]
+    assert "VLLM_STANDIN_TABLE=vllm-0.33.0" in config["config"]["Env"]
+    assert not any(e.startswith("RAY_") for e in config["config"]["Env"])
+    site = image.SITE_PACKAGES
+    assert {f"{site}/.wh.ray", f"{site}/.wh.ray-{image.RAY_VERSION}.dist-info", "opt/venv/bin/.wh.ray"} <= whiteouts
+    started = time.monotonic()
+    assert image.ensure_stock_image() == stock_tarball and time.monotonic() - started < 5
+
+
+def test_stock_image_is_opt_in() -> None:
+    from tests.sim import images
+
+    assert images.extra_image_names() == [] or os.environ.get("SPARKCTL_SIM_EXTRA_IMAGES")
+    assert images.extra_image_names(["vllm-openai-stock"]) == ["vllm-openai-stock"]
+    with pytest.raises(Exception, match="unknown extra image"):
+        images.extra_image_names(["no-such-image"])
+
+
+@pytest.fixture(scope="module")
+def stock_node(sim_clusters):
+    """A one-node cluster whose engine also holds vllm-openai-stock (the session's cluster is stopped first)."""
+    needs_root()
+    from tests.sim import Cluster, SimError
+
+    sim_clusters.close()
+    cluster = Cluster(sim_clusters.cluster.dir)
+    try:
+        cluster.up(1, docker=True, owner_pid=os.getpid(), extra_images=["vllm-openai-stock"])
+    except SimError as error:
+        pytest.fail(f"the simulated cluster could not start: {error}", pytrace=False)
+    yield cluster
+    cluster.down()
+
+
+def test_stock_image_runs_vllm_serve_as_entrypoint_without_ray(stock_node) -> None:
+    run = ["run", "--rm", "--pull", "never", "vllm-openai-stock"]
+    tags = stock_node.docker(1, ["images", "--format", "{{.Repository}}"]).stdout.split()
+    assert {"vllm-openai-stock", "vllm-node", "vllm-node-mxfp4"} <= set(tags)
+    rejected = stock_node.docker(1, [*run[:-1], "-e", "VLLM_STANDIN_STRICT=flags", run[-1], "m", "--swap-space", "4"])
+    assert rejected.returncode == 2 and "vllm: error: unrecognized arguments: --swap-space 4" in rejected.stderr
+    helped = stock_node.docker(1, [*run, "--help=all"])
+    assert helped.returncode == 0 and "--moe-backend" in helped.stdout
+    no_ray = stock_node.docker(1, [*run[:-1], "--entrypoint", "python3", run[-1], "-c", "import ray"])
+    assert no_ray.returncode == 1 and "No module named 'ray'" in no_ray.stderr
+    two_gpus = stock_node.docker(1, [*run, "m", "-tp", "2", "--distributed-executor-backend", "ray"], timeout=60)
+    assert two_gpus.returncode == 1 and "Ray" in two_gpus.stdout

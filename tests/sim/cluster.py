@@ -69,18 +69,27 @@ class Cluster:
         return nodes.runs_node(self.state.pids.get(node.index), node)
 
     # ---- lifecycle -----------------------------------------------------------------------------
-    def up(self, count: int, docker: bool = True, images: bool = True, owner_pid: int | None = None) -> Cluster:
+    def up(
+        self,
+        count: int,
+        docker: bool = True,
+        images: bool = True,
+        owner_pid: int | None = None,
+        extra_images: Sequence[str] = (),
+    ) -> Cluster:
         """Create bridges, nodes, sshd and engines; return once every node answers.
 
         With `owner_pid`, the cluster belongs to that process: once it has exited, a later `up`
         reclaims the cluster instead of refusing (a pytest session killed before its finalizer).
+        `extra_images` names opt-in images (tests/sim/images.py EXTRA_IMAGES, e.g. `vllm-openai-stock`)
+        loaded into every node's engine besides the default ones.
         """
         _check_can_start(count, docker)
         _check_dir_visible(self.dir)
         with locked():
             self._refuse_or_clean_previous()
             try:
-                self._create(count, docker, images, owner_pid)
+                self._create(count, docker, images, owner_pid, tuple(extra_images))
             except BaseException:
                 _say("start-up failed; tearing down what was made")
                 self._teardown()
@@ -154,13 +163,15 @@ class Cluster:
             _say(f"cleaning up leftovers of an earlier run: {', '.join(left) or 'its state file'}")
             self._teardown()
 
-    def _create(self, count: int, docker: bool, images: bool, owner_pid: int | None) -> None:
+    def _create(
+        self, count: int, docker: bool, images: bool, owner_pid: int | None, extra_images: tuple[str, ...] = ()
+    ) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         node_layouts = self.layout.nodes(count)
         self._write_files(node_layouts, docker)
         state = State(nodes=count, docker=docker, owner=process_identity(owner_pid) if owner_pid else None)
         if docker and images:
-            state.images = self._install_images(node_layouts)
+            state.images = self._install_images(node_layouts, extra_images)
         network.create_bridges(self.dir)
         for node in node_layouts:
             network.create_node_netns(node)
@@ -177,10 +188,10 @@ class Cluster:
             _check_socket_path(node, docker)
         files.write_client_files(self.layout, node_layouts)
 
-    def _install_images(self, node_layouts: list[NodeLayout]) -> list[str]:
+    def _install_images(self, node_layouts: list[NodeLayout], extra_images: tuple[str, ...] = ()) -> list[str]:
         """Give every node's engine the images, cloned from a cached pre-loaded data-root."""
         try:
-            tarballs = image_tarballs()
+            tarballs = image_tarballs(extra_images=extra_images)
         except SimError:
             raise
         except Exception as error:  # the image builder's own failures, made one clear message

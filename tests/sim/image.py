@@ -99,9 +99,9 @@ def strict_env() -> list[str]:
     return [f"VLLM_STANDIN_STRICT={strict}"] if strict else []
 
 
-def tag_env(tag: str) -> list[str]:
+def tag_env(tag: str, base_env: list[str] | None = None) -> list[str]:
     """One tag's image environment."""
-    return [*IMAGE_ENV, f"VLLM_STANDIN_TABLE={table_for(tag)}", *strict_env()]
+    return [*(base_env or IMAGE_ENV), f"VLLM_STANDIN_TABLE={table_for(tag)}", *strict_env()]
 
 
 def sha256_bytes(*parts: bytes) -> str:
@@ -343,6 +343,7 @@ def write_archive(
     extra_layers: list[bytes] = (),
     entrypoint: list[str] | None = None,
     history: list[str] | None = None,
+    base_env: list[str] | None = None,
 ) -> None:
     """Write the docker-save archive: manifest.json, one config per flag table (tags grouped) and the layers."""
     tops = [standin_layer_bytes(wheels), *extra_layers]
@@ -352,7 +353,7 @@ def write_archive(
         by_table.setdefault(table_for(tag), []).append(tag)
     configs, manifest = {}, []
     for _table, table_tags in sorted(by_table.items()):
-        config = image_config([base_diff, *top_diffs], tag_env(table_tags[0]), history, entrypoint)
+        config = image_config([base_diff, *top_diffs], tag_env(table_tags[0], base_env), history, entrypoint)
         config_name = f"{hashlib.sha256(config).hexdigest()}.json"
         configs[config_name] = config
         layers = [f"{diff}/layer.tar" for diff in (base_diff, *top_diffs)]
@@ -430,12 +431,83 @@ def ensure_image(cache_dir: Path = DEFAULT_CACHE) -> Path:
     return out
 
 
+# ---- a variant like upstream's vllm/vllm-openai: `vllm serve` as entrypoint, no Ray ----------------------
+STOCK_TAG = "vllm-openai-stock:latest"
+STOCK_ENTRYPOINT = ["vllm", "serve"]
+STOCK_ENV = [
+    "PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "PYTHONUNBUFFERED=1",
+]
+STOCK_HISTORY = ["sparkctl sim base (debootstrap + ray)", "sparkctl sim vllm stand-in", "remove ray (whiteouts)"]
+
+
+def ray_paths(base_layer: Path) -> list[str]:
+    """What Ray put into the base layer: its package, its dist-info and its console scripts."""
+    dist_info = f"{SITE_PACKAGES}/ray-{RAY_VERSION}.dist-info"
+    scripts: list[str] = []
+    with tarfile.open(base_layer) as archive:
+        for member in archive:
+            if member.name.removeprefix("./") == f"{dist_info}/entry_points.txt":
+                section = ""
+                for line in archive.extractfile(member).read().decode().splitlines():
+                    line = line.strip()
+                    if line.startswith("["):
+                        section = line
+                    elif section == "[console_scripts]" and "=" in line:
+                        scripts.append(f"opt/venv/bin/{line.split('=', 1)[0].strip()}")
+                break
+    if not scripts:
+        raise RuntimeError(f"no Ray console scripts found in {base_layer.name} ({dist_info}/entry_points.txt)")
+    return [f"{SITE_PACKAGES}/ray", dist_info, *scripts]
+
+
+def whiteout_layer_bytes(paths: list[str]) -> bytes:
+    """A layer deleting `paths` from the layers below (OCI/AUFS whiteout files `.wh.<name>`)."""
+    buffer = io.BytesIO()
+    parents = sorted({str(Path(p).parent) for p in paths} | {str(q) for p in paths for q in Path(p).parents})
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
+        for directory in (d for d in parents if d != "."):
+            add_member(archive, directory, None, 0o755)
+        for path in sorted(paths):
+            add_member(archive, str(Path(path).parent / f".wh.{Path(path).name}"), b"", 0o644)
+    return buffer.getvalue()
+
+
+def stock_key(base_layer: Path) -> str:
+    """Key of the stock archive: builder source, stand-in, tables and the base layer it builds on."""
+    parts = [Path(__file__).read_bytes(), base_layer.name.encode(), b"stock-v1"]
+    parts += [p.name.encode() + b"\0" + p.read_bytes() for p in standin_files() + table_files()]
+    return sha256_bytes(*parts)[:16]
+
+
+def ensure_stock_image(cache_dir: Path = DEFAULT_CACHE) -> Path:
+    """A docker-save tarball of `vllm-openai-stock`: the stand-in (vLLM 0.33.0) as entrypoint, Ray removed."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with CacheLock(cache_dir):
+        base_layer, base_diff = cached_base_layer(cache_dir)
+        out = cache_dir / f"sim-stock-{stock_key(base_layer)}.tar"
+        if out.exists():
+            return out
+        log(f"writing {out.name} with tag {STOCK_TAG}")
+        whiteouts = whiteout_layer_bytes(ray_paths(base_layer))
+        write_stock_archive(out, base_layer, base_diff, hub_wheels(cache_dir), whiteouts)
+        prune(cache_dir, "sim-stock-*.tar", {out.name})
+    return out
+
+
+def write_stock_archive(out: Path, base_layer: Path, base_diff: str, wheels: list[Path], whiteouts: bytes) -> None:
+    """The stock image's archive: base, stand-in and whiteout layers, one config with the entrypoint."""
+    write_archive(out, base_layer, base_diff, [STOCK_TAG], wheels, [whiteouts], STOCK_ENTRYPOINT, STOCK_HISTORY,
+                  STOCK_ENV)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Build (or reuse) the image and print the tarball's path."""
     parser = argparse.ArgumentParser(prog="python -m tests.sim.image", description=__doc__)
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--stock", action="store_true", help=f"build {STOCK_TAG} instead")
     args = parser.parse_args(argv)
-    print(ensure_image(args.cache_dir))
+    print(ensure_stock_image(args.cache_dir) if args.stock else ensure_image(args.cache_dir))
     return 0
 
 
