@@ -20,6 +20,8 @@ from pathlib import Path
 import openai
 import pytest
 
+from tests.sim.hub import Hub, HubServer, generated_repo
+
 pytestmark = pytest.mark.integration
 
 STANDIN = Path(__file__).resolve().parents[1] / "sim" / "standin" / "vllm_standin.py"
@@ -545,3 +547,94 @@ def test_llama_benchy_passes_coherence_and_measures_the_set_speeds(
     print(f"llama-benchy: pp {row['pp_throughput']['mean']:.1f} t/s, tg {row['tg_throughput']['mean']:.2f} t/s")
     assert row["tg_throughput"]["mean"] == pytest.approx(50, rel=0.03)
     assert row["pp_throughput"]["mean"] == pytest.approx(2000, rel=0.08)
+
+
+# ---- strict model loading (VLLM_STANDIN_STRICT=model) from the HF cache, the hub stand-in on loopback -----
+HUB_MODEL = "sim-org/tiny-model"
+SHARD_BYTES = 256 << 10
+
+
+@pytest.fixture
+def hub() -> Iterator[HubServer]:
+    """The hub stand-in on loopback with one three-shard repo."""
+    with HubServer(Hub({HUB_MODEL: generated_repo(shards=3, shard_bytes=SHARD_BYTES)}), host="127.0.0.1") as server:
+        yield server
+
+
+def load(hf_home: Path, hub: HubServer | None, *flags: str, model: str = HUB_MODEL, **env: str):
+    """Run a strict-model serve until it has loaded the weights (then the requested crash stops it)."""
+    settings = {"VLLM_STANDIN_STRICT": "model", "HF_HOME": str(hf_home), "VLLM_STANDIN_DOWNLOAD_BPS": "1e9", **env}
+    if hub is not None:
+        settings["HF_ENDPOINT"] = hub.url
+    return run_standin("serve", model, *flags, **settings)
+
+
+def loaded(result: subprocess.CompletedProcess, shards: int = 3) -> bool:
+    """The weights passed (the requested crash comes only after them), counted as `shards` load steps."""
+    progress = shards == 1 or f"Loading safetensors checkpoint shards:  33% Completed | 1/{shards}" in result.stdout
+    return progress and "CUDA out of memory" in result.stdout
+
+
+def snapshot_dir(hf_home: Path, hub: HubServer) -> Path:
+    commit = hub.hub.repos[HUB_MODEL].commit
+    return hf_home / "hub" / "models--sim-org--tiny-model" / "snapshots" / commit
+
+
+def test_missing_model_is_downloaded_at_the_set_rate_then_served_offline(hub: HubServer, tmp_path: Path) -> None:
+    started = time.monotonic()
+    first = load(tmp_path / "hf", hub, VLLM_STANDIN_DOWNLOAD_BPS=str(3 * SHARD_BYTES / 1.5))
+    took = time.monotonic() - started
+    assert loaded(first), first.stdout
+    assert took == pytest.approx(1.5, abs=0.6), f"3 shards at 1/1.5 of their size per second took {took:.2f} s"
+    snapshot = snapshot_dir(tmp_path / "hf", hub)
+    shards = sorted(p.name for p in snapshot.glob("*.safetensors"))
+    assert len(shards) == 3 and all((snapshot / s).is_symlink() and (snapshot / s).stat().st_size == SHARD_BYTES
+                                    for s in shards)
+    assert (snapshot.parents[1] / "refs" / "main").read_text() == hub.hub.repos[HUB_MODEL].commit
+    hub.hub.requests.clear()
+    again = load(tmp_path / "hf", None, HF_HUB_OFFLINE="1")
+    assert loaded(again), again.stdout
+    assert sum(hub.hub.requests.values()) == 0
+
+
+def test_offline_without_the_snapshot_fails_like_huggingface_hub(tmp_path: Path) -> None:
+    result = load(tmp_path / "hf", None, HF_HUB_OFFLINE="1")
+    assert result.returncode == 1 and "Starting to load model" not in result.stdout
+    assert "huggingface_hub.errors.LocalEntryNotFoundError: Cannot find an appropriate cached snapshot" in result.stdout
+
+
+def test_unknown_repo_fails_from_the_hub(hub: HubServer, tmp_path: Path) -> None:
+    result = load(tmp_path / "hf", hub, model="sim-org/nope")
+    assert result.returncode == 1 and "RepositoryNotFoundError" in result.stdout
+
+
+def test_dangling_link_or_short_file_fails_the_load_naming_it(hub: HubServer, tmp_path: Path) -> None:
+    assert loaded(load(tmp_path / "hf", hub))
+    snapshot = snapshot_dir(tmp_path / "hf", hub)
+    first, second = sorted(snapshot.glob("*.safetensors"))[:2]
+    # sparkctl's manifest gives the sizes offline, as after `sparkctl models sync`
+    files = {p.name: [os.path.basename(os.readlink(p)), SHARD_BYTES] for p in snapshot.iterdir()}
+    manifest = snapshot.parents[1] / ".sparkctl" / f"{snapshot.name}.json"
+    manifest.parent.mkdir()
+    manifest.write_text(json.dumps({"commit": snapshot.name, "files": files}))
+    os.truncate(second.resolve(), SHARD_BYTES // 2)
+    short = load(tmp_path / "hf", None, HF_HUB_OFFLINE="1")
+    assert short.returncode == 1 and f"Failed to load {second}: short: {SHARD_BYTES // 2} of {SHARD_BYTES}" in short.stdout
+    assert "SafetensorError" in short.stdout and "Loading safetensors checkpoint shards" not in short.stdout
+    first.resolve().unlink()
+    dangling = load(tmp_path / "hf", None, HF_HUB_OFFLINE="1")
+    assert dangling.returncode == 1
+    assert f"FileNotFoundError: [Errno 2] No such file or directory: '{first}'" in dangling.stdout
+
+
+def test_local_directory_model_and_lenient_default(tmp_path: Path) -> None:
+    local = tmp_path / "local-model"
+    local.mkdir()
+    (local / "config.json").write_text("{}")
+    (local / "model.safetensors").write_bytes(b"x" * 100)
+    assert loaded(load(tmp_path / "hf", None, model=str(local), HF_HUB_OFFLINE="1"), shards=1)
+    (local / "model.safetensors").unlink()
+    missing = load(tmp_path / "hf", None, model=str(local), HF_HUB_OFFLINE="1")
+    assert missing.returncode == 1 and "Cannot find any model weights" in missing.stdout
+    lenient = run_standin("serve", "sim-org/not-downloaded", HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1")
+    assert "CUDA out of memory" in lenient.stdout  # without VLLM_STANDIN_STRICT=model nothing is checked
