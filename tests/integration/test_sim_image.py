@@ -38,10 +38,11 @@ def tarball() -> Path:
 
 @pytest.fixture(scope="module")
 def manifests(tarball: Path) -> list[dict]:
-    """The archive's manifest entries: one per flag table, all on the same layers."""
+    """The archive's manifest entries: one per flag table, sharing all layers but their own last one."""
     with tarfile.open(tarball) as archive:
         entries = json.load(archive.extractfile("manifest.json"))
-    assert len(entries) == 2 and entries[0]["Layers"] == entries[1]["Layers"]
+    assert len(entries) == 2 and entries[0]["Layers"][:-1] == entries[1]["Layers"][:-1]
+    assert entries[0]["Layers"][-1] != entries[1]["Layers"][-1]
     return entries
 
 
@@ -82,11 +83,14 @@ def configs_by_tag(tarball: Path, manifests: list[dict]) -> dict[str, dict]:
 
 
 def test_each_tag_names_the_vllm_its_standin_follows(tarball: Path, manifests: list[dict]) -> None:
-    configs = configs_by_tag(tarball, manifests)
-    tables = {tag: [e for e in c["config"]["Env"] if e.startswith("VLLM_STANDIN_TABLE=")] for tag, c in configs.items()}
-    assert tables["vllm-node-mxfp4:latest"] == ["VLLM_STANDIN_TABLE=vllm-mxfp4-fork"]
-    assert tables["vllm-node:latest"] == ["VLLM_STANDIN_TABLE=vllm-0.33.0"]
-    assert all(t == ["VLLM_STANDIN_TABLE=vllm-0.33.0"] for tag, t in tables.items() if "mxfp4" not in tag)
+    tables = {}
+    with tarfile.open(tarball) as archive:
+        for entry in manifests:
+            with tarfile.open(fileobj=archive.extractfile(entry["Layers"][-1])) as layer:
+                table = layer.extractfile("opt/standin/image_table").read().decode().strip()
+            tables.update({tag: table for tag in entry["RepoTags"]})
+    assert tables["vllm-node-mxfp4:latest"] == "vllm-mxfp4-fork"
+    assert all(table == "vllm-0.33.0" for tag, table in tables.items() if "mxfp4" not in tag)
 
 
 def test_config_and_diff_ids_match_layers(tarball: Path, manifest: dict) -> None:
@@ -140,8 +144,11 @@ def rootfs(tarball: Path, manifest: dict, tmp_path_factory: pytest.TempPathFacto
 
 
 def in_chroot(root: Path, *command: str, tag: str = "vllm-node", **extra: str) -> subprocess.CompletedProcess:
-    """Run a command inside the unpacked image with the environment of the image `tag`."""
-    env = dict(item.split("=", 1) for item in image.tag_env(tag))
+    """Run a command inside the unpacked image (vllm-node's layers) with the image's environment; another
+    tag's own table layer is stood in for by VLLM_STANDIN_TABLE."""
+    env = dict(item.split("=", 1) for item in image.tag_env())
+    if tag != "vllm-node":
+        env["VLLM_STANDIN_TABLE"] = image.table_for(tag)
     env.update({"HOME": "/root", **extra})
     return subprocess.run(["chroot", str(root), *command], env=env, capture_output=True, text=True, timeout=120)
 
@@ -199,10 +206,10 @@ def test_stock_image_has_the_entrypoint_and_no_ray(stock_tarball: Path) -> None:
     with tarfile.open(stock_tarball) as archive:
         (entry,) = json.load(archive.extractfile("manifest.json"))
         config = json.load(archive.extractfile(entry["Config"]))
-        whiteouts = layer_names(archive, entry["Layers"][-1])
-    assert entry["RepoTags"] == ["vllm-openai-stock:latest"] and len(entry["Layers"]) == 3
-    assert config["config"]["Entrypoint"] == ["vllm", "serve"]
-    assert "VLLM_STANDIN_TABLE=vllm-0.33.0" in config["config"]["Env"]
+        whiteouts = layer_names(archive, entry["Layers"][2])
+        table = layer_names(archive, entry["Layers"][3])
+    assert entry["RepoTags"] == ["vllm-openai-stock:latest"] and len(entry["Layers"]) == 4
+    assert config["config"]["Entrypoint"] == ["vllm", "serve"] and "opt/standin/image_table" in table
     assert not any(e.startswith("RAY_") for e in config["config"]["Env"])
     site = image.SITE_PACKAGES
     assert {f"{site}/.wh.ray", f"{site}/.wh.ray-{image.RAY_VERSION}.dist-info", "opt/venv/bin/.wh.ray"} <= whiteouts
@@ -247,3 +254,11 @@ def test_stock_image_runs_vllm_serve_as_entrypoint_without_ray(stock_node) -> No
     assert no_ray.returncode == 1 and "No module named 'ray'" in no_ray.stderr
     two_gpus = stock_node.docker(1, [*run, "m", "-tp", "2", "--distributed-executor-backend", "ray"], timeout=60)
     assert two_gpus.returncode == 1 and "Ray" in two_gpus.stdout
+
+
+def test_a_whole_run_can_make_every_image_strict(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert not any(e.startswith("VLLM_STANDIN_STRICT=") for e in image.tag_env())
+    lenient_key = image.archive_key(["vllm-node:latest"])
+    monkeypatch.setenv("SPARKCTL_SIM_STANDIN_STRICT", "all")
+    assert "VLLM_STANDIN_STRICT=all" in image.tag_env()
+    assert image.archive_key(["vllm-node:latest"]) != lenient_key  # a strict build is cached apart

@@ -486,8 +486,11 @@ def test_help_all_lists_every_option_of_the_table() -> None:
 def test_fork_help_is_0_10_style() -> None:
     full = run_standin("serve", "--help", **FORK)
     fork = json.loads((TABLES / "vllm-mxfp4-fork.json").read_text())
-    assert {f for o in fork["options"] for f in o["flags"]} <= help_flags(full.stdout)
-    keyword = run_standin("serve", "--help=all", **FORK)  # 0.10.2 treats "all" as a search keyword
+    visible = {f for o in fork["options"] for f in o["flags"]}
+    assert visible <= help_flags(full.stdout)
+    assert visible <= help_flags(run_standin("serve", "--help=all", **FORK).stdout)  # lenient: every option
+    # VLLM_STANDIN_STRICT=help: as 0.10.2 really does, "all" is a search keyword, not the full list
+    keyword = run_standin("serve", "--help=all", **FORK, VLLM_STANDIN_STRICT="help")
     assert keyword.stdout.startswith("\nParameters matching 'all':")
     assert "--tensor-parallel-size" in keyword.stdout and "--max-model-len" not in keyword.stdout
 
@@ -581,11 +584,11 @@ def snapshot_dir(hf_home: Path, hub: HubServer) -> Path:
 
 
 def test_missing_model_is_downloaded_at_the_set_rate_then_served_offline(hub: HubServer, tmp_path: Path) -> None:
-    started = time.monotonic()
     first = load(tmp_path / "hf", hub, VLLM_STANDIN_DOWNLOAD_BPS=str(3 * SHARD_BYTES / 1.5))
-    took = time.monotonic() - started
     assert loaded(first), first.stdout
-    assert took == pytest.approx(1.5, abs=0.6), f"3 shards at 1/1.5 of their size per second took {took:.2f} s"
+    took = sum(float(t) for t in re.findall(r"Downloaded \S+\.safetensors in ([\d.]+) s", first.stdout))
+    print(f"3 shards of {SHARD_BYTES} bytes at {3 * SHARD_BYTES / 1.5:.0f} B/s: {took:.2f} s")
+    assert 1.35 <= took <= 2.2, f"3 shards at 1/1.5 of their size per second took {took:.2f} s"
     snapshot = snapshot_dir(tmp_path / "hf", hub)
     shards = sorted(p.name for p in snapshot.glob("*.safetensors"))
     assert len(shards) == 3 and all((snapshot / s).is_symlink() and (snapshot / s).stat().st_size == SHARD_BYTES

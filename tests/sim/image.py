@@ -2,9 +2,10 @@
 
 Layer 1 is a Debian minbase rootfs with Python and Ray in /opt/venv (slow, cached by its own key);
 layer 2 is the vLLM stand-in (cheap) with the flag tables of tests/sim/vllm_flags. The archive is tagged
-with every recipe's `container:` value. Each tag's image config names the vLLM its stand-in follows
-(`VLLM_STANDIN_TABLE`): `vllm-node-mxfp4` the MXFP4 fork (0.10.2-based), every other tag vLLM 0.33.0;
-the images share their layers. SPARKCTL_SIM_STANDIN_STRICT (e.g. `flags,model` or `all`) at build time
+with every recipe's `container:` value. A last, tiny layer per image names the vLLM its stand-in follows
+(/opt/standin/image_table): `vllm-node-mxfp4` the MXFP4 fork (0.10.2-based), every other tag vLLM 0.33.0;
+so images following different vLLMs differ in layers, as real ones do (sparkctl keys what it learns about an
+image by its layers), and share the rest. SPARKCTL_SIM_STANDIN_STRICT (e.g. `flags,model` or `all`) at build time
 puts `VLLM_STANDIN_STRICT` into every image's environment.
 """
 
@@ -99,9 +100,19 @@ def strict_env() -> list[str]:
     return [f"VLLM_STANDIN_STRICT={strict}"] if strict else []
 
 
-def tag_env(tag: str, base_env: list[str] | None = None) -> list[str]:
-    """One tag's image environment."""
-    return [*(base_env or IMAGE_ENV), f"VLLM_STANDIN_TABLE={table_for(tag)}", *strict_env()]
+def tag_env(base_env: list[str] | None = None) -> list[str]:
+    """An image's environment."""
+    return [*(base_env or IMAGE_ENV), *strict_env()]
+
+
+def table_layer_bytes(table: str) -> bytes:
+    """The layer that makes an image follow one vLLM: /opt/standin/image_table."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
+        for directory in ("opt", "opt/standin"):
+            add_member(archive, directory, None, 0o755)
+        add_member(archive, "opt/standin/image_table", f"{table}\n".encode(), 0o644)
+    return buffer.getvalue()
 
 
 def sha256_bytes(*parts: bytes) -> str:
@@ -345,26 +356,31 @@ def write_archive(
     history: list[str] | None = None,
     base_env: list[str] | None = None,
 ) -> None:
-    """Write the docker-save archive: manifest.json, one config per flag table (tags grouped) and the layers."""
-    tops = [standin_layer_bytes(wheels), *extra_layers]
-    top_diffs = [hashlib.sha256(top).hexdigest() for top in tops]
+    """Write the docker-save archive: manifest.json, one image per flag table (tags grouped), shared layers
+    (base, stand-in, `extra_layers`) and each image's table layer on top."""
     by_table: dict[str, list[str]] = {}
     for tag in tags:
         by_table.setdefault(table_for(tag), []).append(tag)
+    layers = {hashlib.sha256(top).hexdigest(): top for top in [standin_layer_bytes(wheels), *extra_layers]}
+    shared = [base_diff, *layers]
     configs, manifest = {}, []
-    for _table, table_tags in sorted(by_table.items()):
-        config = image_config([base_diff, *top_diffs], tag_env(table_tags[0], base_env), history, entrypoint)
+    for table, table_tags in sorted(by_table.items()):
+        own = table_layer_bytes(table)
+        diffs = [*shared, hashlib.sha256(own).hexdigest()]
+        layers[diffs[-1]] = own
+        steps = [*(history or ["sparkctl sim base (debootstrap + ray)", "sparkctl sim vllm stand-in"]),
+                 f"sparkctl sim follows {table}"]
+        config = image_config(diffs, tag_env(base_env), steps, entrypoint)
         config_name = f"{hashlib.sha256(config).hexdigest()}.json"
         configs[config_name] = config
-        layers = [f"{diff}/layer.tar" for diff in (base_diff, *top_diffs)]
-        manifest.append({"Config": config_name, "RepoTags": table_tags, "Layers": layers})
+        manifest.append({"Config": config_name, "RepoTags": table_tags, "Layers": [f"{d}/layer.tar" for d in diffs]})
     partial = out.with_suffix(".partial")
     with tarfile.open(partial, mode="w", format=tarfile.GNU_FORMAT) as archive:
-        for diff in (base_diff, *top_diffs):
+        for diff in (base_diff, *layers):
             add_member(archive, diff, None, 0o755)
             add_member(archive, f"{diff}/VERSION", b"1.0", 0o644)
         add_file_member(archive, f"{base_diff}/layer.tar", base_layer)
-        for diff, top in zip(top_diffs, tops, strict=True):
+        for diff, top in layers.items():
             add_member(archive, f"{diff}/layer.tar", top, 0o644)
         for name, config in configs.items():
             add_member(archive, name, config, 0o644)

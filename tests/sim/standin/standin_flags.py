@@ -1,13 +1,17 @@
 """The `vllm serve` command line, built from a flag table generated from a real vLLM (tests/sim/vllm_flags).
 
-Which table: VLLM_STANDIN_TABLE, a table name (`vllm-0.33.0`, `vllm-mxfp4-fork`) or a path; the images
-set it per tag (vllm-node: 0.33.0, vllm-node-mxfp4: the MXFP4 fork). Default: vllm-0.33.0.
-Strictness: VLLM_STANDIN_STRICT, a comma list of `flags`, `model` (or `all`/`1`):
+Which table: VLLM_STANDIN_TABLE, a table name (`vllm-0.33.0`, `vllm-mxfp4-fork`) or a path; else the
+image's own choice, the file /opt/standin/image_table (a layer of its own per image, so images that follow
+different vLLMs differ in layers, as real ones do: vllm-node 0.33.0, vllm-node-mxfp4 the MXFP4 fork);
+else vllm-0.33.0.
+Strictness: VLLM_STANDIN_STRICT, a comma list of `flags`, `model`, `help` (or `all`/`1` for every one):
   * with `flags`, only the options of that table parse, and an unknown one fails exactly like vLLM's
-    argparse (`vllm: error: unrecognized arguments: ...`, exit 2);
-  * without it, options of any table the stand-in ships parse (so older launch lines keep working),
-    still with the image table's types and choices.
-`--help` / `--help=all` / `--help=<keyword>` print from the table the way that vLLM version does.
+    argparse (`vllm: error: unrecognized arguments: ...`, exit 2); without it, options of any table the
+    stand-in ships parse (so older launch lines keep working), still with the image table's types and choices;
+  * `model`: see standin_model.py;
+  * `help`: a 0.10-era table answers `--help=all` as 0.10.2 does (a keyword search for "all", so NOT every
+    option); without it `--help=all` lists every option of any table. `--help` and `--help=<keyword>`
+    always print the way the table's version does (0.33: config groups; 0.10: every option).
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from standin_log import log
 DEFAULT_TABLE = "vllm-0.33.0"
 DEFAULT_MAX_MODEL_LEN = 131072
 SERVE_USAGE = "vllm serve [model_tag] [options]"
-STRICT_MODES = ("flags", "model")
+STRICT_MODES = ("flags", "model", "help")
+IMAGE_TABLE_FILE = Path("/opt/standin/image_table")
 JSON_TIP = (
     "When passing JSON CLI arguments, the following sets of arguments are equivalent:\n"
     '   --json-arg \'{"key1": "value1", "key2": {"key3": "value2"}}\'\n'
@@ -98,8 +103,11 @@ def load_table(name: str) -> dict:
 
 
 def image_table() -> dict:
-    """The table of this image (VLLM_STANDIN_TABLE)."""
-    return load_table(os.environ.get("VLLM_STANDIN_TABLE") or DEFAULT_TABLE)
+    """The table of this image: VLLM_STANDIN_TABLE, else the image's /opt/standin/image_table, else the default."""
+    chosen = os.environ.get("VLLM_STANDIN_TABLE")
+    if not chosen and IMAGE_TABLE_FILE.is_file():
+        chosen = IMAGE_TABLE_FILE.read_text().strip()
+    return load_table(chosen or DEFAULT_TABLE)
 
 
 def other_tables(table: dict) -> list[dict]:
@@ -393,7 +401,7 @@ def unrecognized(table: dict, extras: list[str]) -> None:
 def print_help(parser: ServeParser, table: dict, keyword: str | None) -> None:
     """vLLM's `--help` variants: 0.33 prints config groups, `=all` everything; 0.10 prints everything."""
     old = legacy(table)
-    if keyword is None and old or keyword == "all" and not old:
+    if keyword is None and old or keyword == "all" and not (old and "help" in strict_modes()):
         parser.epilog = LEGACY_EPILOG if old else JSON_TIP
         print(parser.format_help(), end="", flush=True)
         sys.exit(0)
