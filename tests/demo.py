@@ -63,7 +63,7 @@ def main() -> int:
         sparkctl("status", inventory=inventory)
         print(f"\n$ chat request to http://10.77.0.11:8000/v1\nreply: {ask('http://10.77.0.11:8000/v1', 'openai/gpt-oss-120b')}")
         inputs = bench_inputs(DEMO_DIR / "bench")
-        sparkctl("bench", "--pp", "256", "--tg", "16", "--concurrency", "1,2", "--runs", "1", "--skip-coherence",
+        sparkctl("bench", "--pp", "256", "--tg", "16", "--concurrency", "1,2", "--runs", "1",
                  "--tokenizer", str(inputs["tokenizer"]), "--book", str(inputs["book"]), inventory=inventory)
         sparkctl("drop-caches", "--all", inventory=inventory)
         sparkctl("down", inventory=inventory)

@@ -52,7 +52,7 @@ def bench_env(sim_cluster_factory, tmp_path):
 
 def bench_args(tokenizer: Path, concurrency: str = ",".join(map(str, CONCURRENCY)), runs: int = 2) -> list[str]:
     return ["bench", "--pp", str(PP), "--tg", str(TG), "--concurrency", concurrency, "--runs", str(runs),
-            "--tokenizer", str(tokenizer), "--skip-coherence"]
+            "--tokenizer", str(tokenizer)]
 
 
 def bench(spark: Sparkctl, tokenizer: Path, *extra: str, runs: int = 2) -> dict:

@@ -76,12 +76,15 @@ class Cluster:
         return SimOptions.load(self.layout)
 
     def up(self, count: int, docker: bool = True, images: bool = True, owner_pid: int | None = None,
-           rdma: bool = True, ssh_user: str = "root", port22_only: bool = False) -> Cluster:
+           rdma: bool = True, ssh_user: str = "root", port22_only: bool = False,
+           extra_images: Sequence[str] = ()) -> Cluster:
         """Create bridges, nodes, sshd and engines; return once every node answers.
 
         With `owner_pid`, the cluster belongs to that process: once it has exited, a later `up`
         reclaims the cluster instead of refusing (a pytest session killed before its finalizer).
         `rdma`, `ssh_user` and `port22_only` make the nodes as strict as real Sparks (see SimOptions).
+        `extra_images` names opt-in images (tests/sim/images.py EXTRA_IMAGES, e.g. `vllm-openai-stock`)
+        loaded into every node's engine besides the default ones.
         """
         options = SimOptions(rdma=rdma, ssh_user=ssh_user, port22_only=port22_only).check()
         _check_can_start(count, docker)
@@ -89,7 +92,7 @@ class Cluster:
         with locked():
             self._refuse_or_clean_previous()
             try:
-                self._create(count, docker, images, owner_pid, options)
+                self._create(count, docker, images, owner_pid, options, tuple(extra_images))
             except BaseException:
                 _say("start-up failed; tearing down what was made")
                 self._teardown()
@@ -163,14 +166,15 @@ class Cluster:
             _say(f"cleaning up leftovers of an earlier run: {', '.join(left) or 'its state file'}")
             self._teardown()
 
-    def _create(self, count: int, docker: bool, images: bool, owner_pid: int | None, options: SimOptions) -> None:
+    def _create(self, count: int, docker: bool, images: bool, owner_pid: int | None, options: SimOptions,
+                extra_images: tuple[str, ...] = ()) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         options.save(self.layout)
         node_layouts = self.layout.nodes(count)
         self._write_files(node_layouts, docker, options)
         state = State(nodes=count, docker=docker, owner=process_identity(owner_pid) if owner_pid else None)
         if docker and images:
-            state.images = self._install_images(node_layouts)
+            state.images = self._install_images(node_layouts, extra_images)
         network.create_bridges(self.dir)
         if options.port22_only:
             firewall.install()
@@ -189,10 +193,10 @@ class Cluster:
             _check_socket_path(node, docker)
         files.write_client_files(self.layout, node_layouts, options)
 
-    def _install_images(self, node_layouts: list[NodeLayout]) -> list[str]:
+    def _install_images(self, node_layouts: list[NodeLayout], extra_images: tuple[str, ...] = ()) -> list[str]:
         """Give every node's engine the images, cloned from a cached pre-loaded data-root."""
         try:
-            tarballs = image_tarballs()
+            tarballs = image_tarballs(extra_images=extra_images)
         except SimError:
             raise
         except Exception as error:  # the image builder's own failures, made one clear message

@@ -1,7 +1,12 @@
 """Builds the simulated cluster's container image as a `docker save` tarball, without a docker daemon.
 
 Layer 1 is a Debian minbase rootfs with Python and Ray in /opt/venv (slow, cached by its own key);
-layer 2 is the vLLM stand-in (cheap). The archive is tagged with every recipe's `container:` value.
+layer 2 is the vLLM stand-in (cheap) with the flag tables of tests/sim/vllm_flags. The archive is tagged
+with every recipe's `container:` value. A last, tiny layer per image names the vLLM its stand-in follows
+(/opt/standin/image_table): `vllm-node-mxfp4` the MXFP4 fork (0.10.2-based), every other tag vLLM 0.33.0;
+so images following different vLLMs differ in layers, as real ones do (sparkctl keys what it learns about an
+image by its layers), and share the rest. Every image's stand-in is strict (`VLLM_STANDIN_STRICT=all`: unknown
+flags, the model from the HF cache, --help as its vLLM) unless SPARKCTL_SIM_STANDIN_STRICT says otherwise at build time.
 """
 
 from __future__ import annotations
@@ -30,10 +35,13 @@ SITE_PACKAGES = "opt/venv/lib/python3.11/site-packages"
 SUITE = "bookworm"
 BASE_PACKAGES = "python3,python3-venv,procps,curl,ca-certificates,iproute2"
 ALWAYS_TAGS = ("vllm-node", "vllm-node-mxfp4")
-DEFAULT_CACHE = Path("/var/cache/sparkctl-sim")
+DEFAULT_CACHE = Path(os.environ.get("SPARKCTL_SIM_CACHE") or "/var/cache/sparkctl-sim")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RECIPES_DIR = REPO_ROOT / "recipes"
 STANDIN_DIR = Path(__file__).resolve().parent / "standin"
+TABLES_DIR = Path(__file__).resolve().parent / "vllm_flags"
+DEFAULT_TABLE = "vllm-0.33.0"
+TABLE_BY_TAG = {"vllm-node-mxfp4": "vllm-mxfp4-fork"}
 IMAGE_ENV = [
     "PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     'RAY_OVERRIDE_RESOURCES={"GPU":1}',
@@ -76,6 +84,42 @@ def standin_files() -> list[Path]:
     return sorted(STANDIN_DIR.glob("*.py"))
 
 
+def table_files() -> list[Path]:
+    """The flag tables the stand-in reads (/opt/standin/vllm_flags in the image)."""
+    return sorted(TABLES_DIR.glob("vllm-*.json"))
+
+
+def table_for(tag: str) -> str:
+    """The flag table a tag's stand-in follows."""
+    return TABLE_BY_TAG.get(tag.rsplit(":", 1)[0], DEFAULT_TABLE)
+
+
+# As strict as a real Spark unless a test asks otherwise: unknown flags fail, the model must be in the HF cache,
+# and each image's --help behaves like its own vLLM.
+DEFAULT_STRICT = "all"
+
+
+def strict_env() -> list[str]:
+    """`VLLM_STANDIN_STRICT=...` for every image (SPARKCTL_SIM_STANDIN_STRICT=off builds a lenient set)."""
+    strict = os.environ.get("SPARKCTL_SIM_STANDIN_STRICT", DEFAULT_STRICT).strip()
+    return [f"VLLM_STANDIN_STRICT={strict}"] if strict and strict != "off" else []
+
+
+def tag_env(base_env: list[str] | None = None) -> list[str]:
+    """An image's environment."""
+    return [*(base_env or IMAGE_ENV), *strict_env()]
+
+
+def table_layer_bytes(table: str) -> bytes:
+    """The layer that makes an image follow one vLLM: /opt/standin/image_table."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
+        for directory in ("opt", "opt/standin"):
+            add_member(archive, directory, None, 0o755)
+        add_member(archive, "opt/standin/image_table", f"{table}\n".encode(), 0o644)
+    return buffer.getvalue()
+
+
 def sha256_bytes(*parts: bytes) -> str:
     """Hash the parts, each length-prefixed so boundaries count."""
     digest = hashlib.sha256()
@@ -100,8 +144,8 @@ def base_key() -> str:
 
 def archive_key(tags: list[str]) -> str:
     """Key of the final archive: builder source, stand-in source, Ray version and tags."""
-    parts = [Path(__file__).read_bytes(), RAY_VERSION.encode(), "\n".join(tags).encode()]
-    parts += [p.name.encode() + b"\0" + p.read_bytes() for p in standin_files()]
+    parts = [Path(__file__).read_bytes(), RAY_VERSION.encode(), "\n".join(tags).encode(), "".join(strict_env()).encode()]
+    parts += [p.name.encode() + b"\0" + p.read_bytes() for p in standin_files() + table_files()]
     return sha256_bytes(*parts)[:16]
 
 
@@ -264,24 +308,34 @@ def standin_layer_bytes(wheels: list[Path] = ()) -> bytes:
     """Pack the stand-in into /opt/standin, its launcher into /usr/local/bin/vllm, and the hub client."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
-        for directory in ("opt", "opt/standin", "usr", "usr/local", "usr/local/bin"):
+        for directory in ("opt", "opt/standin", "opt/standin/vllm_flags", "usr", "usr/local", "usr/local/bin"):
             add_member(archive, directory, None, 0o755)
         for path in standin_files():
             add_member(archive, f"opt/standin/{path.name}", path.read_bytes(), 0o644)
+        for path in table_files():
+            add_member(archive, f"opt/standin/vllm_flags/{path.name}", path.read_bytes(), 0o644)
         add_member(archive, "usr/local/bin/vllm", LAUNCHER, 0o755)
         for wheel in wheels:
             add_wheel(archive, wheel)
     return buffer.getvalue()
 
 
-def image_config(diff_ids: list[str], env: list[str] | None = None, history: list[str] | None = None) -> bytes:
-    """The image config JSON: platform, environment and the layers' diff IDs."""
+def image_config(
+    diff_ids: list[str],
+    env: list[str] | None = None,
+    history: list[str] | None = None,
+    entrypoint: list[str] | None = None,
+) -> bytes:
+    """The image config JSON: platform, environment (and entrypoint) and the layers' diff IDs."""
     steps = history or ["sparkctl sim base (debootstrap + ray)", "sparkctl sim vllm stand-in"]
+    settings: dict = {"Env": env or IMAGE_ENV, "WorkingDir": "/"}
+    if entrypoint:
+        settings["Entrypoint"] = entrypoint
     config = {
         "architecture": "amd64",
         "os": "linux",
         "created": "2025-01-01T00:00:00Z",
-        "config": {"Env": env or IMAGE_ENV, "WorkingDir": "/"},
+        "config": settings,
         "rootfs": {"type": "layers", "diff_ids": [f"sha256:{d}" for d in diff_ids]},
         "history": [{"created_by": step} for step in steps],
     }
@@ -296,27 +350,45 @@ def add_file_member(archive: tarfile.TarFile, name: str, path: Path) -> None:
         archive.addfile(info, handle)
 
 
-def write_archive(out: Path, base_layer: Path, base_diff: str, tags: list[str], wheels: list[Path] = ()) -> None:
-    """Write the docker-save archive: manifest.json, config and both layers."""
-    top = standin_layer_bytes(wheels)
-    top_diff = hashlib.sha256(top).hexdigest()
-    config = image_config([base_diff, top_diff])
-    config_name = f"{hashlib.sha256(config).hexdigest()}.json"
-    manifest = [
-        {
-            "Config": config_name,
-            "RepoTags": tags,
-            "Layers": [f"{base_diff}/layer.tar", f"{top_diff}/layer.tar"],
-        }
-    ]
+def write_archive(
+    out: Path,
+    base_layer: Path,
+    base_diff: str,
+    tags: list[str],
+    wheels: list[Path] = (),
+    extra_layers: list[bytes] = (),
+    entrypoint: list[str] | None = None,
+    history: list[str] | None = None,
+    base_env: list[str] | None = None,
+) -> None:
+    """Write the docker-save archive: manifest.json, one image per flag table (tags grouped), shared layers
+    (base, stand-in, `extra_layers`) and each image's table layer on top."""
+    by_table: dict[str, list[str]] = {}
+    for tag in tags:
+        by_table.setdefault(table_for(tag), []).append(tag)
+    layers = {hashlib.sha256(top).hexdigest(): top for top in [standin_layer_bytes(wheels), *extra_layers]}
+    shared = [base_diff, *layers]
+    configs, manifest = {}, []
+    for table, table_tags in sorted(by_table.items()):
+        own = table_layer_bytes(table)
+        diffs = [*shared, hashlib.sha256(own).hexdigest()]
+        layers[diffs[-1]] = own
+        steps = [*(history or ["sparkctl sim base (debootstrap + ray)", "sparkctl sim vllm stand-in"]),
+                 f"sparkctl sim follows {table}"]
+        config = image_config(diffs, tag_env(base_env), steps, entrypoint)
+        config_name = f"{hashlib.sha256(config).hexdigest()}.json"
+        configs[config_name] = config
+        manifest.append({"Config": config_name, "RepoTags": table_tags, "Layers": [f"{d}/layer.tar" for d in diffs]})
     partial = out.with_suffix(".partial")
     with tarfile.open(partial, mode="w", format=tarfile.GNU_FORMAT) as archive:
-        for diff in (base_diff, top_diff):
+        for diff in (base_diff, *layers):
             add_member(archive, diff, None, 0o755)
             add_member(archive, f"{diff}/VERSION", b"1.0", 0o644)
         add_file_member(archive, f"{base_diff}/layer.tar", base_layer)
-        add_member(archive, f"{top_diff}/layer.tar", top, 0o644)
-        add_member(archive, config_name, config, 0o644)
+        for diff, top in layers.items():
+            add_member(archive, f"{diff}/layer.tar", top, 0o644)
+        for name, config in configs.items():
+            add_member(archive, name, config, 0o644)
         add_member(archive, "manifest.json", json.dumps(manifest).encode(), 0o644)
     os.replace(partial, out)
 
@@ -380,12 +452,83 @@ def ensure_image(cache_dir: Path = DEFAULT_CACHE) -> Path:
     return out
 
 
+# ---- a variant like upstream's vllm/vllm-openai: `vllm serve` as entrypoint, no Ray ----------------------
+STOCK_TAG = "vllm-openai-stock:latest"
+STOCK_ENTRYPOINT = ["vllm", "serve"]
+STOCK_ENV = [
+    "PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "PYTHONUNBUFFERED=1",
+]
+STOCK_HISTORY = ["sparkctl sim base (debootstrap + ray)", "sparkctl sim vllm stand-in", "remove ray (whiteouts)"]
+
+
+def ray_paths(base_layer: Path) -> list[str]:
+    """What Ray put into the base layer: its package, its dist-info and its console scripts."""
+    dist_info = f"{SITE_PACKAGES}/ray-{RAY_VERSION}.dist-info"
+    scripts: list[str] = []
+    with tarfile.open(base_layer) as archive:
+        for member in archive:
+            if member.name.removeprefix("./") == f"{dist_info}/entry_points.txt":
+                section = ""
+                for line in archive.extractfile(member).read().decode().splitlines():
+                    line = line.strip()
+                    if line.startswith("["):
+                        section = line
+                    elif section == "[console_scripts]" and "=" in line:
+                        scripts.append(f"opt/venv/bin/{line.split('=', 1)[0].strip()}")
+                break
+    if not scripts:
+        raise RuntimeError(f"no Ray console scripts found in {base_layer.name} ({dist_info}/entry_points.txt)")
+    return [f"{SITE_PACKAGES}/ray", dist_info, *scripts]
+
+
+def whiteout_layer_bytes(paths: list[str]) -> bytes:
+    """A layer deleting `paths` from the layers below (OCI/AUFS whiteout files `.wh.<name>`)."""
+    buffer = io.BytesIO()
+    parents = sorted({str(Path(p).parent) for p in paths} | {str(q) for p in paths for q in Path(p).parents})
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
+        for directory in (d for d in parents if d != "."):
+            add_member(archive, directory, None, 0o755)
+        for path in sorted(paths):
+            add_member(archive, str(Path(path).parent / f".wh.{Path(path).name}"), b"", 0o644)
+    return buffer.getvalue()
+
+
+def stock_key(base_layer: Path) -> str:
+    """Key of the stock archive: builder source, stand-in, tables and the base layer it builds on."""
+    parts = [Path(__file__).read_bytes(), base_layer.name.encode(), b"stock-v1"]
+    parts += [p.name.encode() + b"\0" + p.read_bytes() for p in standin_files() + table_files()]
+    return sha256_bytes(*parts)[:16]
+
+
+def ensure_stock_image(cache_dir: Path = DEFAULT_CACHE) -> Path:
+    """A docker-save tarball of `vllm-openai-stock`: the stand-in (vLLM 0.33.0) as entrypoint, Ray removed."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with CacheLock(cache_dir):
+        base_layer, base_diff = cached_base_layer(cache_dir)
+        out = cache_dir / f"sim-stock-{stock_key(base_layer)}.tar"
+        if out.exists():
+            return out
+        log(f"writing {out.name} with tag {STOCK_TAG}")
+        whiteouts = whiteout_layer_bytes(ray_paths(base_layer))
+        write_stock_archive(out, base_layer, base_diff, hub_wheels(cache_dir), whiteouts)
+        prune(cache_dir, "sim-stock-*.tar", {out.name})
+    return out
+
+
+def write_stock_archive(out: Path, base_layer: Path, base_diff: str, wheels: list[Path], whiteouts: bytes) -> None:
+    """The stock image's archive: base, stand-in and whiteout layers, one config with the entrypoint."""
+    write_archive(out, base_layer, base_diff, [STOCK_TAG], wheels, [whiteouts], STOCK_ENTRYPOINT, STOCK_HISTORY,
+                  STOCK_ENV)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Build (or reuse) the image and print the tarball's path."""
     parser = argparse.ArgumentParser(prog="python -m tests.sim.image", description=__doc__)
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--stock", action="store_true", help=f"build {STOCK_TAG} instead")
     args = parser.parse_args(argv)
-    print(ensure_image(args.cache_dir))
+    print(ensure_stock_image(args.cache_dir) if args.stock else ensure_image(args.cache_dir))
     return 0
 
 

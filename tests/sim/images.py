@@ -18,14 +18,28 @@ CACHE_DIR = Path(os.environ.get("SPARKCTL_SIM_CACHE", "/var/cache/sparkctl-sim")
 APPLETS = ("sh", "ls", "cat", "echo", "sleep", "httpd", "wget", "hostname", "ip", "ps", "nc", "true", "env")
 
 
-def image_tarballs(cache_dir: Path = CACHE_DIR) -> list[Path]:
-    """docker-save tarballs to load into each node: ours (busybox), the project's and the LiteLLM proxy's."""
-    from tests.sim.image import (
-        ensure_image,  # imported late: building it may be slow and is not needed otherwise
-    )
+# Images a test can ask for on top of the default set (Cluster.up(extra_images=...) or, for a whole run,
+# SPARKCTL_SIM_EXTRA_IMAGES=name,...): name -> the builder function's name in tests.sim.image.
+EXTRA_IMAGES = {"vllm-openai-stock": "ensure_stock_image"}
+
+
+def extra_image_names(extra: tuple[str, ...] | list[str] = ()) -> list[str]:
+    """The requested extra images plus SPARKCTL_SIM_EXTRA_IMAGES, checked against EXTRA_IMAGES."""
+    names = [*extra, *(n.strip() for n in os.environ.get("SPARKCTL_SIM_EXTRA_IMAGES", "").split(",") if n.strip())]
+    unknown = sorted(set(names) - set(EXTRA_IMAGES))
+    if unknown:
+        raise SimError(f"unknown extra image(s) {', '.join(unknown)}: choose from {', '.join(EXTRA_IMAGES)}")
+    return sorted(set(names))
+
+
+def image_tarballs(cache_dir: Path = CACHE_DIR, extra_images: tuple[str, ...] | list[str] = ()) -> list[Path]:
+    """docker-save tarballs to load into each node: ours (busybox), the project's and the LiteLLM proxy's,
+    plus any opt-in extra image (e.g. `vllm-openai-stock`, built only when asked for)."""
+    from tests.sim import image  # imported late: building it may be slow and is not needed otherwise
     from tests.sim.proxy_image import ensure_proxy_image
 
-    return [busybox_tarball(cache_dir), ensure_image(cache_dir), ensure_proxy_image(cache_dir)]
+    tarballs = [busybox_tarball(cache_dir), image.ensure_image(cache_dir), ensure_proxy_image(cache_dir)]
+    return tarballs + [getattr(image, EXTRA_IMAGES[name])(cache_dir) for name in extra_image_names(extra_images)]
 
 
 def busybox_tarball(cache_dir: Path) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -14,6 +15,11 @@ from standin_flags import VLLM_VERSION
 __all__ = ["VLLM_VERSION", "CompletionPlan", "plan_completion", "stream_events", "whole_body", "models_body"]
 
 REPLY_WORDS = ("the", "simulated", "spark", "cluster", "answers", "with", "steady", "tokens")
+# Short factual questions clients ask before benchmarking, answered like a real model (one token per word).
+# llama-benchy 0.4.0's coherence check: "What is the capital of France? Please reply with one word only",
+# non-streamed, max_tokens 100; it passes when "paris" is in the reply's content (or reasoning).
+KNOWN_ANSWERS = ((re.compile(r"\bcapital of france\b", re.IGNORECASE), ("Paris",)),)
+KNOWN_QUESTION_MAX_CHARS = 200
 DEFAULT_REPLY_TOKENS = 16
 COMPLETIONS_DEFAULT_MAX_TOKENS = 16
 
@@ -30,6 +36,7 @@ class CompletionPlan:
     include_usage: bool
     request_id: str
     created: int
+    answer: tuple[str, ...] = ()
 
 
 @dataclass
@@ -59,6 +66,22 @@ def message_text(messages: Any) -> str:
         elif isinstance(content, list):
             texts += [p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"]
     return "\n".join(texts)
+
+
+def known_answer(request: dict, chat: bool) -> tuple[str, ...]:
+    """The reply's tokens when the request is a short question the simulated model knows; else ()."""
+    if chat:
+        messages = request.get("messages") or []
+        last = messages[-1] if isinstance(messages, list) and messages and isinstance(messages[-1], dict) else {}
+        text = message_text([last]) if last.get("role") == "user" else ""
+    else:
+        text = request.get("prompt") if isinstance(request.get("prompt"), str) else ""
+    if len(text) > KNOWN_QUESTION_MAX_CHARS:
+        return ()
+    for pattern, answer in KNOWN_ANSWERS:
+        if pattern.search(text):
+            return answer
+    return ()
 
 
 def prompt_token_count(request: dict, chat: bool, count_tokens: Callable[[str], int]) -> int:
@@ -104,6 +127,9 @@ def plan_completion(state: Any, request: dict, chat: bool, count_tokens: Callabl
         )
     # Without a limit the simulated model stops by itself after a short reply, like an EOS.
     completion, finish = (limit, "length") if limit is not None else (min(DEFAULT_REPLY_TOKENS, room), "stop")
+    answer = known_answer(request, chat)
+    if answer and len(answer) <= completion:  # a known answer ends with EOS before the limit
+        completion, finish = len(answer), "stop"
     options = request.get("stream_options") or {}
     return CompletionPlan(
         chat,
@@ -114,12 +140,14 @@ def plan_completion(state: Any, request: dict, chat: bool, count_tokens: Callabl
         bool(options.get("include_usage")),
         f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex}",
         int(time.time()),
+        answer[:completion],
     )
 
 
-def reply_tokens(count: int) -> list[str]:
-    """The reply's tokens: words that each count as exactly one token."""
-    return [("" if i == 0 else " ") + REPLY_WORDS[i % len(REPLY_WORDS)] for i in range(count)]
+def reply_tokens(count: int, answer: tuple[str, ...] = ()) -> list[str]:
+    """The reply's tokens: words that each count as exactly one token (a known answer's words first)."""
+    words = [*answer, *(REPLY_WORDS[i % len(REPLY_WORDS)] for i in range(count - len(answer)))]
+    return [("" if i == 0 else " ") + word for i, word in enumerate(words[:count])]
 
 
 def usage(plan: CompletionPlan) -> dict:
@@ -162,7 +190,7 @@ def stream_events(plan: CompletionPlan) -> Iterator[StreamEvent]:
 
     if plan.chat:
         yield event([choice(plan, None, None, role=True)])
-    tokens = reply_tokens(plan.completion_tokens)
+    tokens = reply_tokens(plan.completion_tokens, plan.answer)
     for index, token in enumerate(tokens):
         finish = plan.finish_reason if index == len(tokens) - 1 else None
         yield event([choice(plan, token, finish)], decode_step=index > 0)
@@ -174,7 +202,7 @@ def stream_events(plan: CompletionPlan) -> Iterator[StreamEvent]:
 
 def whole_body(plan: CompletionPlan) -> dict:
     """A complete, non-streamed response."""
-    text = "".join(reply_tokens(plan.completion_tokens))
+    text = "".join(reply_tokens(plan.completion_tokens, plan.answer))
     if plan.chat:
         result = {
             "index": 0,

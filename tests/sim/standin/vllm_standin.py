@@ -1,6 +1,8 @@
 """A stand-in for `vllm serve`: real flags, Ray placement, a timed load, then an OpenAI-compatible API.
 
-Environment: VLLM_STANDIN_LOAD_SECONDS (2), VLLM_STANDIN_PREFILL_TPS (2000), VLLM_STANDIN_DECODE_TPS (50),
+Environment: VLLM_STANDIN_TABLE (the vLLM whose flags it follows, standin_flags.py), VLLM_STANDIN_STRICT
+(`flags`, `model` or `all`: standin_flags.py, standin_model.py), VLLM_STANDIN_DOWNLOAD_BPS,
+VLLM_STANDIN_LOAD_SECONDS (2), VLLM_STANDIN_PREFILL_TPS (2000), VLLM_STANDIN_DECODE_TPS (50),
 VLLM_STANDIN_FAULT (crash-during-load | crash-after:N | never-ready | slow-start:N),
 VLLM_STANDIN_HITS_FILE (one line per completion request), VLLM_STANDIN_GPUS (1 per node).
 """
@@ -18,11 +20,19 @@ from pathlib import Path
 
 from standin_api import ServerState, make_server
 from standin_dist import check_parallelism, env_float
-from standin_flags import VLLM_VERSION, non_default_args, parse_serve_args
+from standin_flags import (
+    VLLM_VERSION,
+    check_environment,
+    image_table,
+    non_default_args,
+    parse_serve_args,
+    strict_modes,
+    top_usage,
+)
 from standin_log import fail, log
+from standin_model import Snapshot, fetch_config, load_weights
 from standin_rendezvous import join_ranks
 
-SUBCOMMANDS = ("chat", "complete", "serve", "bench", "collect-env", "run-batch")
 NEVER_READY_CAP_S = 86400.0
 LOAD_STEPS = 5
 
@@ -47,14 +57,15 @@ def parse_fault(text: str) -> Fault:
 
 def top_level(argv: list[str]) -> int:
     """Handle `vllm` without a serve command: help, version, or argparse's error."""
-    usage = "usage: vllm [-h] [-v] {" + ",".join(SUBCOMMANDS) + "} ..."
+    subcommands = image_table()["subcommands"]
+    usage = top_usage(image_table())
     if not argv or argv[0] in ("-h", "--help"):
-        print(f"{usage}\n\nvLLM CLI\n\npositional arguments:\n  {{{','.join(SUBCOMMANDS)}}}", flush=True)
+        print(f"{usage}\n\nvLLM CLI\n\npositional arguments:\n  {{{','.join(subcommands)}}}", flush=True)
         return 0 if argv else 2
     if argv[0] in ("-v", "--version"):
         print(VLLM_VERSION, flush=True)
         return 0
-    choices = ", ".join(f"'{c}'" for c in SUBCOMMANDS)
+    choices = ", ".join(f"'{c}'" for c in subcommands)
     print(
         f"{usage}\nvllm: error: argument subparser: invalid choice: '{argv[0]}' (choose from {choices})",
         file=sys.stderr,
@@ -75,16 +86,20 @@ def install_signal_handlers() -> None:
     signal.signal(signal.SIGINT, stop)
 
 
-def load_model(args: argparse.Namespace, fault: Fault) -> None:
-    """Spend the configured load time logging progress; crash or hang there if told to."""
+def load_model(args: argparse.Namespace, fault: Fault, snapshot: Snapshot | None = None) -> None:
+    """Spend the configured load time logging progress; crash or hang there if told to.
+
+    With a snapshot (VLLM_STANDIN_STRICT=model), the weights are downloaded if missing and checked whole
+    first, and the progress counts their shards."""
     seconds = fault.seconds if fault.kind == "slow-start" else env_float("VLLM_STANDIN_LOAD_SECONDS", 2)
     log("gpu_model_runner.py:1953", f"Starting to load model {args.model}...")
     started = time.monotonic()
+    steps = len(load_weights(snapshot)) if snapshot else LOAD_STEPS
     if fault.kind == "never-ready":
         time.sleep(NEVER_READY_CAP_S)
-    for step in range(1, LOAD_STEPS + 1):
-        time.sleep(seconds / LOAD_STEPS)
-        if fault.kind == "crash-during-load" and step * 2 > LOAD_STEPS:
+    for step in range(1, steps + 1):
+        time.sleep(seconds / steps)
+        if fault.kind == "crash-during-load" and step * 2 > steps:
             fail(
                 "core.py:700",
                 "torch.OutOfMemoryError",
@@ -94,7 +109,7 @@ def load_model(args: argparse.Namespace, fault: Fault) -> None:
             )
         log(
             "default_loader.py:262",
-            f"Loading safetensors checkpoint shards: {100 * step // LOAD_STEPS:3d}% Completed | {step}/{LOAD_STEPS}",
+            f"Loading safetensors checkpoint shards: {100 * step // steps:3d}% Completed | {step}/{steps}",
         )
     elapsed = time.monotonic() - started
     log("gpu_model_runner.py:2007", f"Model loading took 60.3 GiB and {elapsed:.6f} seconds")
@@ -175,15 +190,17 @@ def serve(argv: list[str]) -> int:
     log("__init__.py:216", "Automatically detected platform cuda.")
     log("api_server.py:1805", f"vLLM API server version {VLLM_VERSION}")
     log("utils.py:328", f"non-default args: {non_default_args(args)}")
+    check_environment(args.table, bool(args.fail_on_environ_validation))
+    snapshot = fetch_config(args) if "model" in strict_modes() else None
     placement = check_parallelism(args)
     if placement is None:
         join_ranks(args)
     if args.headless:
         log("launcher.py:90", f"Launching headless engine (node rank {args.node_rank or 0}); no API server.")
-        load_model(args, fault)
+        load_model(args, fault, snapshot)
         time.sleep(NEVER_READY_CAP_S)
         return 0
-    load_model(args, fault)
+    load_model(args, fault, snapshot)
     serve_api(args, fault)
     del placement
     return 0
