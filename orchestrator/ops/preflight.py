@@ -9,16 +9,19 @@ from orchestrator.errors import ConfigError
 from orchestrator.plan import argv
 from orchestrator.remote.executor import Report
 
+# What `--backend mp` adds to every serve line: vLLM's own multi-node launch, absent from older vLLMs.
+RANK_FLAGS = ("--nnodes", "--node-rank", "--master-addr", "--master-port", "--headless")
+
 
 def recipe_flags(recipe: Recipe) -> list[str]:
     """The long flags the recipe puts on `vllm serve` (each value's own words left out)."""
     return [word for word in argv.arg_flags(recipe.args) if word.startswith("--")]
 
 
-def unknown_flags(recipe: Recipe, image_flags: set[str]) -> list[str]:
-    """Each recipe flag the image's vLLM does not accept, with a close match when there is one."""
+def unknown_flags(recipe: Recipe, image_flags: set[str], extra: tuple[str, ...] = ()) -> list[str]:
+    """Each recipe flag (and each of sparkctl's own, extra) the image's vLLM does not accept, with a close match."""
     problems = []
-    for flag in recipe_flags(recipe):
+    for flag in [*recipe_flags(recipe), *extra]:
         if flag in image_flags or flag.replace("_", "-") in image_flags or flag.split(".", 1)[0] in image_flags:
             continue
         close = difflib.get_close_matches(flag, sorted(image_flags), n=1, cutoff=0.75)
@@ -26,13 +29,13 @@ def unknown_flags(recipe: Recipe, image_flags: set[str]) -> list[str]:
     return problems
 
 
-def check_image_flags(report: Report, recipe: Recipe) -> None:
-    """Refuse, before anything starts, a recipe flag the image's `vllm serve --help=all` does not list."""
+def check_image_flags(report: Report, recipe: Recipe, extra: tuple[str, ...] = ()) -> None:
+    """Refuse, before anything starts, a flag the image's `vllm serve --help=all` does not list."""
     for facts in report.facts("preflight").values():
         listed = facts.get("vllm_flags")
         if not listed or listed == "unknown":
             continue
-        problems = unknown_flags(recipe, set(listed.split()))
+        problems = unknown_flags(recipe, set(listed.split()), extra)
         if problems:
             raise ConfigError(f"recipe '{recipe.name}' ({recipe.source}): the vLLM in image {recipe.container} has no "
                               f"{', '.join(problems)}; remove or rename it in the recipe's args, or use an image whose "
