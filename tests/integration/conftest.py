@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.integration.benchenv import bench_sparkctl
 from tests.integration.sparkctl_run import Sparkctl
 
 
@@ -17,3 +18,12 @@ def spark(sim_cluster_factory):
     for node in cluster.nodes:
         cluster.heal(node)
     runner.run("down")
+
+
+@pytest.fixture
+def bench_env(sim_cluster_factory, tmp_path):
+    """sparkctl on a healthy 2-node cluster, set up to benchmark offline; (runner, tokenizer dir)."""
+    spark, tokenizer = bench_sparkctl(sim_cluster_factory(nodes=2), tmp_path)
+    spark.run("down", check=True)
+    yield spark, tokenizer
+    spark.run("down")

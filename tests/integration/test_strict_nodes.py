@@ -3,32 +3,21 @@ from the workstation. up, status, bench, tunnel, drop-caches and down all work t
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import socket
 import urllib.request
 
 import pytest
 
-from tests.benchdata import book_text, build_tokenizer
+from tests.integration.benchenv import bench_sparkctl
 from tests.integration.sparkctl_run import stop, wait_for
-from tests.integration.test_bench import DEFAULT_BOOK_URL, LLAMA_BENCHY, BenchSparkctl
 
 CLUSTER_RECIPE = "openai-gpt-oss-120b-cluster"
 
 
 @pytest.fixture
 def strict(sim_cluster_factory, tmp_path):
-    if not os.access(LLAMA_BENCHY, os.X_OK):
-        pytest.fail(f"{LLAMA_BENCHY} is missing: run 'make bench-venv' (make test does)", pytrace=False)
-    home = tmp_path / "home"
-    book = home / ".cache" / "llama-benchy" / f"{hashlib.md5(DEFAULT_BOOK_URL.encode()).hexdigest()}.txt"
-    book.parent.mkdir(parents=True)
-    book.write_text(book_text(), encoding="utf-8")
-    tokenizer = build_tokenizer(LLAMA_BENCHY.parent / "python", book, tmp_path / "tokenizer")
-    spark = BenchSparkctl(sim_cluster_factory(nodes=2, ssh_user="spark", port22_only=True))
-    spark.home = home
+    spark, tokenizer = bench_sparkctl(sim_cluster_factory(nodes=2, ssh_user="spark", port22_only=True), tmp_path)
     spark.run("down", check=True)
     yield spark, tokenizer
     spark.run("down")
