@@ -41,8 +41,9 @@ class _Frozen(BaseModel):
 class Defaults(_Frozen):
     """Inventory-wide settings every node inherits."""
 
-    user: Name = "root"
-    port: Port = 22
+    # Unset, the SSH user and port come from ~/.ssh/config (or ssh's own defaults), as with plain ssh.
+    user: Name | None = None
+    port: Port | None = None
     ssh_key: LocalPath | None = None
     known_hosts: LocalPath | None = None
     ssh_config: LocalPath | None = None
@@ -113,12 +114,12 @@ class Inventory(_Frozen):
         known = ", ".join(n.name for n in self.nodes)
         raise ConfigError(f"{self.source}: no node named '{values.shown(node_name)}'; the inventory has: {known}")
 
-    def user_of(self, node: Node) -> str:
-        """The SSH user for a node."""
+    def user_of(self, node: Node) -> str | None:
+        """The SSH user for a node; None lets ~/.ssh/config (or the local user name) decide."""
         return node.user or self.defaults.user
 
-    def port_of(self, node: Node) -> int:
-        """The SSH port for a node."""
+    def port_of(self, node: Node) -> int | None:
+        """The SSH port for a node; None lets ~/.ssh/config (or 22) decide."""
         return node.port or self.defaults.port
 
     def key_of(self, node: Node) -> str | None:
