@@ -75,19 +75,23 @@ def test_node_cut_during_up_fails_naming_it(spark):
     assert spark.no_containers_anywhere()
 
 
-def test_sigint_during_readiness_rolls_back_and_the_lock_refuses_others(spark):
-    up = spark.start("up", "solo", SOLO_RECIPE, "-e", "VLLM_STANDIN_FAULT=slow-start:60")
+def signal_and_time(up, signum: int) -> tuple[str, float]:
+    """Send a signal to a running sparkctl; its stderr and how long it took to exit (killed by PID if it hangs)."""
     try:
-        assert wait_for(lambda: any("running" in c for c in spark.containers(1)), 120)
-        concurrent = spark.run("down")
-        assert_failed(concurrent, "another sparkctl holds the lock", "pid ", "since")
-        up.send_signal(signal.SIGINT)
+        up.send_signal(signum)
         sent = time.monotonic()
         _out, err = stop(up, timeout=60)
-        took = time.monotonic() - sent
+        return err, time.monotonic() - sent
     finally:
         if up.poll() is None:
             up.kill()
+
+
+def test_sigint_during_readiness_rolls_back_and_the_lock_refuses_others(spark):
+    up = spark.start("up", "solo", SOLO_RECIPE, "-e", "VLLM_STANDIN_FAULT=slow-start:60")
+    assert wait_for(lambda: any("running" in c for c in spark.containers(1)), 120)
+    assert_failed(spark.run("down"), "another sparkctl holds the lock", "pid ", "since")
+    err, took = signal_and_time(up, signal.SIGINT)
     print(f"SIGINT during readiness to exit, rollback included: {took:.1f}s")
     assert up.returncode == 130, err
     assert "interrupted" in err and "rolled back" in err
@@ -98,16 +102,9 @@ def test_sigint_during_readiness_rolls_back_and_the_lock_refuses_others(spark):
 def test_sigterm_during_the_ray_gate_rolls_back_every_node(spark):
     spark.cluster.cut(2, net="fabric")
     up = spark.start("up", "cluster", CLUSTER_RECIPE, "--ray-timeout", "120")
-    try:
-        assert wait_for(lambda: any("running" in c for c in spark.containers(2)), 120)
-        time.sleep(2)
-        up.send_signal(signal.SIGTERM)
-        sent = time.monotonic()
-        _out, err = stop(up, timeout=60)
-        took = time.monotonic() - sent
-    finally:
-        if up.poll() is None:
-            up.kill()
+    assert wait_for(lambda: any("running" in c for c in spark.containers(2)), 120)
+    time.sleep(2)
+    err, took = signal_and_time(up, signal.SIGTERM)
     print(f"SIGTERM during the Ray gate to exit, rollback of 2 nodes included: {took:.1f}s")
     assert up.returncode == 143, err
     assert "rolled back" in err and took < 6
