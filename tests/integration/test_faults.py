@@ -89,9 +89,11 @@ def signal_and_time(up, signum: int) -> tuple[str, float]:
 
 def test_sigint_during_readiness_rolls_back_and_the_lock_refuses_others(spark):
     up = spark.start("up", "solo", SOLO_RECIPE, "-e", "VLLM_STANDIN_FAULT=slow-start:60")
-    assert wait_for(lambda: any("running" in c for c in spark.containers(1)), 120)
-    assert_failed(spark.run("down"), "another sparkctl holds the lock", "pid ", "since")
-    err, took = signal_and_time(up, signal.SIGINT)
+    try:
+        assert wait_for(lambda: any("running" in c for c in spark.containers(1)), 120)
+        assert_failed(spark.run("down"), "another sparkctl holds the lock", "pid ", "since")
+    finally:
+        err, took = signal_and_time(up, signal.SIGINT)
     print(f"SIGINT during readiness to exit, rollback included: {took:.1f}s")
     assert up.returncode == 130, err
     assert "interrupted" in err and "rolled back" in err
@@ -102,9 +104,11 @@ def test_sigint_during_readiness_rolls_back_and_the_lock_refuses_others(spark):
 def test_sigterm_during_the_ray_gate_rolls_back_every_node(spark):
     spark.cluster.cut(2, net="fabric")
     up = spark.start("up", "cluster", CLUSTER_RECIPE, "--ray-timeout", "120")
-    assert wait_for(lambda: any("running" in c for c in spark.containers(2)), 120)
-    time.sleep(2)
-    err, took = signal_and_time(up, signal.SIGTERM)
+    try:
+        assert wait_for(lambda: any("running" in c for c in spark.containers(2)), 120)
+        time.sleep(2)
+    finally:
+        err, took = signal_and_time(up, signal.SIGTERM)
     print(f"SIGTERM during the Ray gate to exit, rollback of 2 nodes included: {took:.1f}s")
     assert up.returncode == 143, err
     assert "rolled back" in err and took < 6
