@@ -92,7 +92,7 @@ def up(ctx, topology, recipe, nodes, sets, env, force, dry_run, replace, keep_on
     request = ops_up.prepare_up(_settings(ctx), topology, recipe, nodes, sets, env, force)
     deadlines = ops_up.Deadlines(ready=timeout, ray=ray_timeout)
     if dry_run:
-        ops_up.show_plan(_settings(ctx), request, deadlines)
+        ops_up.show_plan(_settings(ctx), request, deadlines, _setup_plan(ctx, request) if setup else None)
         return
     if setup:
         from orchestrator.cli.sync import setup as sync_setup
@@ -103,13 +103,20 @@ def up(ctx, topology, recipe, nodes, sets, env, force, dry_run, replace, keep_on
 
 @cli.command()
 @_up_options
+@click.option("--setup", is_flag=True, help="Show the images/models sync phases first, as up --setup runs them.")
 @click.pass_context
-def plan(ctx, topology, recipe, nodes, sets, env, force):
+def plan(ctx, topology, recipe, nodes, sets, env, force, setup):
     """Print every phase and every node's exact commands (a dry run)."""
     from orchestrator.ops import up as ops_up
 
     request = ops_up.prepare_up(_settings(ctx), topology, recipe, nodes, sets, env, force)
-    ops_up.show_plan(_settings(ctx), request, ops_up.Deadlines())
+    ops_up.show_plan(_settings(ctx), request, ops_up.Deadlines(), _setup_plan(ctx, request) if setup else None)
+
+
+def _setup_plan(ctx, request):
+    from orchestrator.cli.sync import setup_plan
+
+    return setup_plan(_settings(ctx), request.recipe, request.layout.nodes)
 
 
 @cli.command()

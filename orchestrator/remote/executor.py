@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from orchestrator.config.inventory import Inventory
 from orchestrator.errors import ConnectionFailed, ExecutionError, SparkctlError
 from orchestrator.plan.data import Phase, PhaseKind, Plan, Step
-from orchestrator.remote import health
+from orchestrator.remote import health, transfer
 from orchestrator.remote.transport import Result, Transport
 from orchestrator.report.events import Event
 
@@ -61,7 +61,8 @@ class Executor:
         self.emit(Event("phase-start", phase.name, message=phase.title))
         started = time.monotonic()
         runner = _naming_phase({PhaseKind.SCRIPT: self._script, PhaseKind.GATE: self._gate,
-                                PhaseKind.READINESS: self._ready}[phase.kind])
+                                PhaseKind.READINESS: self._ready,
+                                PhaseKind.TRANSFER: lambda ph, st: transfer.run_step(self, ph, st)}[phase.kind])
         results = self._parallel(phase, runner)
         report.results[phase.name] = results
         self._check_agreement(phase, results)

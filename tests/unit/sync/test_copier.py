@@ -1,0 +1,96 @@
+"""The node-to-node copier on loopback: blobs verified by sha256 as they arrive, a stop by closing stdin."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from orchestrator.plan.transfer import PORT_ENV, TOKEN_ENV
+from orchestrator.sync import stream
+
+COMMIT = "c" * 40
+
+
+def make_repo(root: Path, files: dict[str, bytes]) -> dict:
+    """An HF cache repo: LFS-style blobs named by sha256, config.json as a git file with a sha1 name."""
+    manifest = {}
+    for name, data in files.items():
+        sha256 = hashlib.sha256(data).hexdigest()
+        blob = hashlib.sha1(data).hexdigest() if name.endswith(".json") else sha256
+        (root / "blobs").mkdir(parents=True, exist_ok=True)
+        (root / "blobs" / blob).write_bytes(data)
+        link = root / "snapshots" / COMMIT / name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(os.path.relpath(root / "blobs" / blob, link.parent))
+        manifest[name] = [blob, len(data)] + ([sha256] if name.endswith(".json") else [])
+    (root / "refs").mkdir()
+    (root / "refs" / "main").write_text(COMMIT)
+    (root / ".sparkctl").mkdir()
+    (root / ".sparkctl" / f"{COMMIT}.json").write_text(json.dumps({"commit": COMMIT, "files": manifest}))
+    return manifest
+
+
+def start(*args: str, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", stream.copier(), *args], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+
+
+def copy(source: Path, target: Path, streams: int = 3) -> tuple[subprocess.Popen, subprocess.Popen]:
+    receiver = start("receive", "127.0.0.1", "files", str(target))
+    port, token = receiver.stdout.readline().decode().removeprefix("listen=").split()
+    sender = start("send", "127.0.0.1", "files", str(source), "main", str(streams), "0",
+                   env={**os.environ, PORT_ENV: port, TOKEN_ENV: token})
+    for process in (receiver, sender):
+        process.wait(20)
+    return receiver, sender
+
+
+def test_a_copy_moves_every_blob_links_refs_and_the_manifest_last(tmp_path):
+    files = {"config.json": b'{"a": 1}', **{f"model-{i}.safetensors": os.urandom(3 << 20) for i in range(4)}}
+    make_repo(tmp_path / "src", files)
+    receiver, sender = copy(tmp_path / "src", tmp_path / "dst")
+    assert receiver.returncode == 0 and sender.returncode == 0, receiver.stderr.read() + sender.stderr.read()
+    for name, data in files.items():
+        assert (tmp_path / "dst" / "snapshots" / COMMIT / name).read_bytes() == data
+    assert (tmp_path / "dst" / "refs" / "main").read_text() == COMMIT
+    assert (tmp_path / "dst" / ".sparkctl" / f"{COMMIT}.json").is_file()
+    assert not list((tmp_path / "dst" / "blobs").glob("*.sparkctl-part"))
+    again, _ = copy(tmp_path / "src", tmp_path / "dst")
+    assert b"received=0" in again.stdout.read()
+
+
+def test_a_blob_whose_sha256_differs_is_refused_and_never_takes_its_name(tmp_path):
+    manifest = make_repo(tmp_path / "src", {"model.safetensors": os.urandom(1 << 20), "config.json": b"{}"})
+    blob = tmp_path / "src" / "blobs" / manifest["model.safetensors"][0]
+    data = bytearray(blob.read_bytes())
+    data[1000] ^= 1
+    blob.write_bytes(bytes(data))
+    receiver, sender = copy(tmp_path / "src", tmp_path / "dst")
+    assert receiver.returncode != 0 and b"sha256" in receiver.stderr.read()
+    assert sender.returncode != 0 and b"the receiver refused" in sender.stderr.read()
+    assert not (tmp_path / "dst" / "blobs" / blob.name).exists()
+    assert not (tmp_path / "dst" / ".sparkctl").exists()
+
+
+def test_closing_stdin_stops_the_receiver_at_once(tmp_path):
+    receiver = start("receive", "127.0.0.1", "files", str(tmp_path / "dst"))
+    assert receiver.stdout.readline().startswith(b"listen=")
+    started = time.monotonic()
+    receiver.stdin.close()
+    assert receiver.wait(5) == 3 and time.monotonic() - started < 1
+
+
+def test_a_wrong_token_is_turned_away(tmp_path):
+    make_repo(tmp_path / "src", {"model.safetensors": b"x" * 1000})
+    receiver = start("receive", "127.0.0.1", "files", str(tmp_path / "dst"))
+    port, _token = receiver.stdout.readline().decode().removeprefix("listen=").split()
+    sender = start("send", "127.0.0.1", "files", str(tmp_path / "src"), "main", "2", "0",
+                   env={**os.environ, PORT_ENV: port, TOKEN_ENV: "0" * 32})
+    assert sender.wait(20) != 0 and b"127.0.0.1 closed the connection" in sender.stderr.read()
+    receiver.kill()
+    receiver.wait(5)
