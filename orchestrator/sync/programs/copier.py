@@ -50,6 +50,8 @@ def guarded(function, *args):
         return function(*args)
     except Broken as exc:
         fail(str(exc))
+    except OSError as exc:  # a reset or a full disk: say it in one line, not a traceback
+        fail(f"{type(exc).__name__}: {exc}")
 
 
 def background(target, *args):
@@ -95,6 +97,8 @@ def read_json(reader, peer):
         line = reader.readline()
     except TimeoutError:
         raise Broken(f"no answer from {peer} for {STALL:g} s") from None
+    except OSError as exc:
+        raise Broken(f"{peer} closed the connection ({exc.strerror})") from None
     if not line:
         raise Broken(f"{peer} closed the connection")
     return json.loads(line)
