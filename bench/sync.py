@@ -7,6 +7,7 @@ Writes random safetensors shards in the HF cache layout on node 1, then copies t
 simulated fabric link three ways: a plain file-to-file TCP copy (sendfile out, read/write in, one stream,
 no checks), `rsync -a` over ssh, and `sparkctl models sync` (several streams, sha256 of every blob on
 arrival). Checks every copy and prints the rates and ratios. Target: sparkctl >= 0.9x the plain TCP copy.
+The machine is shared and small, so each way runs --repeat times, interleaved, and the best time counts.
 """
 
 from __future__ import annotations
@@ -123,6 +124,7 @@ def main() -> int:
     parser.add_argument("--mb", type=int, default=2048, help="model size in MiB (default 2048)")
     parser.add_argument("--shards", type=int, default=8)
     parser.add_argument("--streams", type=int, default=4)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     cluster = Cluster(os.environ.get("SPARKCTL_SIM_DIR", "/var/lib/sparkctl-sim/sync"))
     cluster.up(2, docker=False)
@@ -138,21 +140,34 @@ def measure(cluster: Cluster, args) -> int:
     (recipes / "bench-sync.yaml").write_text(f"extends: gpt-oss-20b\nmodel: {MODEL}\n")
     env = {**os.environ, "SPARKCTL_INVENTORY": str(cluster.inventory_path)}
     sync = [str(SPARKCTL), "--recipes-dir", str(recipes), "models", "sync", "bench-sync", "--streams", str(args.streams)]
-    tcp = tcp_copy(cluster)
-    check(cluster, "TCP", "/root/tcp-copy")
-    rsync = rsync_copy(cluster)
-    check(cluster, "rsync", f"/root/rsync-copy/{REPO}/blobs")
-    whole, said = timed(sync, env)
-    check(cluster, "sparkctl", f"{HUB}/{REPO}/blobs")
-    copy = float(re.search(r"from spark1: \S+ \S+ at \S+ \S+ \(([\d.]+)s\)", said).group(1))
-    rate = lambda seconds: size / seconds / (1 << 20)  # noqa: E731
-    print(f"tree: {size / (1 << 20):.0f} MiB in {args.shards} shards, node 1 -> node 2 over the simulated fabric")
-    print(f"plain TCP file copy (1 stream, sendfile): {tcp:6.2f} s {rate(tcp):7.1f} MiB/s  1.00x")
-    print(f"rsync -a over ssh:                        {rsync:6.2f} s {rate(rsync):7.1f} MiB/s  {tcp / rsync:.2f}x")
-    print(f"sparkctl copy phase ({args.streams} streams, sha256): {copy:6.2f} s {rate(copy):7.1f} MiB/s  {tcp / copy:.2f}x")
-    print(f"sparkctl models sync, whole command:      {whole:6.2f} s {rate(whole):7.1f} MiB/s  {tcp / whole:.2f}x")
-    print(f"sparkctl copy vs plain TCP: {tcp / copy:.2f}x (target >= {TARGET_RATIO}x); vs rsync: {rsync / copy:.2f}x")
-    return 0 if tcp / copy >= TARGET_RATIO else 1
+    times: dict[str, list[float]] = {"tcp": [], "rsync": [], "copy": [], "whole": []}
+    for _ in range(args.repeat):
+        cluster.ssh(2, f"rm -rf /root/tcp-copy /root/rsync-copy {HUB}/{REPO}; sync", check=True)
+        times["tcp"].append(tcp_copy(cluster))
+        check(cluster, "TCP", "/root/tcp-copy")
+        times["rsync"].append(rsync_copy(cluster))
+        check(cluster, "rsync", f"/root/rsync-copy/{REPO}/blobs")
+        whole, said = timed(sync, env)
+        check(cluster, "sparkctl", f"{HUB}/{REPO}/blobs")
+        times["whole"].append(whole)
+        times["copy"].append(float(re.search(r"from spark1: \S+ \S+ at \S+ \S+ \(([\d.]+)s\)", said).group(1)))
+    report(size, args, {name: min(values) for name, values in times.items()}, times)
+    return 0 if min(times["tcp"]) / min(times["copy"]) >= TARGET_RATIO else 1
+
+
+def report(size: int, args, best: dict[str, float], times: dict[str, list[float]]) -> None:
+    """Rates of the best runs, and ratios against the plain TCP copy."""
+    tcp = best["tcp"]
+    print(f"tree: {size / (1 << 20):.0f} MiB in {args.shards} shards, node 1 -> node 2 over the simulated fabric; "
+          f"best of {args.repeat} (load average {os.getloadavg()[0]:.1f})")
+    rows = [("plain TCP file copy (1 stream, sendfile)", "tcp"), ("rsync -a over ssh", "rsync"),
+            (f"sparkctl copy phase ({args.streams} streams, sha256)", "copy"), ("sparkctl models sync, whole command", "whole")]
+    for label, name in rows:
+        seconds = best[name]
+        runs = ", ".join(f"{t:.2f}" for t in times[name])
+        print(f"{label:44s} {seconds:6.2f} s {size / seconds / (1 << 20):7.1f} MiB/s  {tcp / seconds:.2f}x  (runs: {runs})")
+    print(f"sparkctl copy vs plain TCP: {tcp / best['copy']:.2f}x (target >= {TARGET_RATIO}x); "
+          f"vs rsync: {best['rsync'] / best['copy']:.2f}x")
 
 
 if __name__ == "__main__":
