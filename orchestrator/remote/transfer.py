@@ -27,6 +27,7 @@ START_WAIT = 8.0
 STOP_WAIT = 1.0
 SHOW_EVERY = 2.0
 STOP = threading.Event()
+FAILED = threading.Event()
 
 
 @dataclass
@@ -69,6 +70,8 @@ class End:
 @contextlib.contextmanager
 def stopping_on_interrupt() -> Iterator[None]:
     """Ctrl-C and SIGTERM also stop running transfers (the executor's threads would finish them first)."""
+    STOP.clear()
+    FAILED.clear()
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -77,7 +80,6 @@ def stopping_on_interrupt() -> Iterator[None]:
         STOP.set()
         raise KeyboardInterrupt
 
-    STOP.clear()
     previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
@@ -96,6 +98,9 @@ def run_step(executor, phase: Phase, step: TransferStep) -> Result:
         exports = f"export {PORT_ENV}={port}\nexport {TOKEN_ENV}={shell.quote(token)}\n"
         _start(executor.transport, "sender", source, exports + step.send, ends)
         return _watch(executor, phase, step, ends)
+    except ExecutionError:
+        FAILED.set()  # the other transfers stop too, so the run fails now; what they copied stays
+        raise
     finally:
         for end in ends:
             _stop(end)
@@ -129,6 +134,9 @@ def _watch(executor, phase: Phase, step: TransferStep, ends: list[End]) -> Resul
     while not all(end.code == 0 for end in ends):
         if STOP.is_set():
             raise KeyboardInterrupt
+        if FAILED.is_set():
+            raise ExecutionError(f"transfer {step.source} -> {step.node}: stopped, another transfer failed "
+                                 "(what it copied stays; the next run resumes)")
         for end in ends:
             end.poll()
             _check(end, step)

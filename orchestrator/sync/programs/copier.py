@@ -262,11 +262,13 @@ def send_blobs(conn, peer, blobs, jobs, limit):
             return
         size = os.path.getsize(os.path.join(blobs, name))
         conn.sendall(HEADER.pack(len(name.encode()), size) + name.encode())
+        # A capped rate sends a tenth of a second's worth at a time, so the receiver never waits long.
+        chunk = max(1 << 16, int(limit / 10)) if limit else SENDFILE_CHUNK
         with open(os.path.join(blobs, name), "rb") as source:
             offset = 0
             while offset < size:
                 try:
-                    sent = conn.sendfile(source, offset, min(SENDFILE_CHUNK, size - offset))
+                    sent = conn.sendfile(source, offset, min(chunk, size - offset))
                 except TimeoutError:
                     raise Broken(f"{peer} took no data for {STALL:g} s") from None
                 except OSError as exc:
