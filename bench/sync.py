@@ -142,17 +142,24 @@ def measure(cluster: Cluster, args) -> int:
     sync = [str(SPARKCTL), "--recipes-dir", str(recipes), "models", "sync", "bench-sync", "--streams", str(args.streams)]
     times: dict[str, list[float]] = {"tcp": [], "rsync": [], "copy": [], "whole": []}
     for _ in range(args.repeat):
-        cluster.ssh(2, f"rm -rf /root/tcp-copy /root/rsync-copy {HUB}/{REPO}; sync", check=True)
+        settle(cluster)
         times["tcp"].append(tcp_copy(cluster))
         check(cluster, "TCP", "/root/tcp-copy")
+        settle(cluster)
         times["rsync"].append(rsync_copy(cluster))
         check(cluster, "rsync", f"/root/rsync-copy/{REPO}/blobs")
+        settle(cluster)
         whole, said = timed(sync, env)
         check(cluster, "sparkctl", f"{HUB}/{REPO}/blobs")
         times["whole"].append(whole)
         times["copy"].append(float(re.search(r"from spark1: \S+ \S+ at \S+ \S+ \(([\d.]+)s\)", said).group(1)))
     report(size, args, {name: min(values) for name, values in times.items()}, times)
     return 0 if min(times["tcp"]) / min(times["copy"]) >= TARGET_RATIO else 1
+
+
+def settle(cluster: Cluster) -> None:
+    """Every way starts alike: no earlier copy on node 2 and nothing left to write back."""
+    cluster.ssh(2, f"rm -rf /root/tcp-copy /root/rsync-copy {HUB}/{REPO}; sync", check=True)
 
 
 def report(size: int, args, best: dict[str, float], times: dict[str, list[float]]) -> None:

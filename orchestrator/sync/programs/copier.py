@@ -150,6 +150,8 @@ def receive_blobs(conn, peer, blobs, wanted, errors):
         part = os.path.join(blobs, name + PART)
         digest = hashlib.sha256()
         fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        if count:  # one contiguous extent up front: parallel streams do not interleave on disk
+            os.posix_fallocate(fd, 0, count)
         left = count
         while left:
             got = receive_into(conn, buffer[:min(left, BUFFER)], peer)
