@@ -1,6 +1,6 @@
 """Node-to-node copies as plan steps, and what a finished copy moved.
 
-The copier (programs/copier.py) runs on both ends with `python3 -c`, which DGX OS has; the executor's
+The copier (programs/copier*.py) runs on both ends with `python3 -c`, which DGX OS has; the executor's
 transfer runner (remote/transfer.py) starts and watches both ends.
 """
 
@@ -17,10 +17,13 @@ from orchestrator.remote.executor import Report
 COPY_TIMEOUT = 6 * 3600.0
 
 
+PARTS = ("copier.py", "copier_receive.py", "copier_send.py")
+
+
 @cache
 def copier() -> str:
-    """The copier program's text."""
-    return (Path(__file__).parent / "programs" / "copier.py").read_text()
+    """The copier program's text: its parts as one program (main comes last)."""
+    return "\n\n".join((Path(__file__).parent / "programs" / part).read_text() for part in PARTS)
 
 
 def fabric_ip(node: Node) -> str:
