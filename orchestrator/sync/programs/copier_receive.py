@@ -32,10 +32,16 @@ if __package__:  # imported (tests, lint); on a node the parts arrive as one pro
 
 PART = ".sparkctl-part"
 SHA256 = re.compile("[0-9a-f]{64}")
+GIT_SHA1 = re.compile("[0-9a-f]{40}")
 
 
-def expected_sha256(blob, entry):
-    return blob if SHA256.fullmatch(blob) else (entry[2] if len(entry) > 2 else None)
+def hasher(blob, entry):
+    """How to check a blob: sha256 = its name (LFS) or the manifest's; else git's own sha1 of a git file."""
+    if SHA256.fullmatch(blob) or len(entry) > 2:
+        return hashlib.sha256(), blob if SHA256.fullmatch(blob) else entry[2]
+    if GIT_SHA1.fullmatch(blob):  # a manifest from before sha256 was recorded: git names a file by this
+        return hashlib.sha1(b"blob %d\0" % entry[1]), blob
+    return None, None
 
 
 def receive_blobs(conn, peer, blobs, wanted, errors):
@@ -48,31 +54,34 @@ def receive_blobs(conn, peer, blobs, wanted, errors):
         if name not in wanted or wanted[name][0] != count:
             fail(f"{peer} sent {name} ({count} bytes), which was not asked for")
         part = os.path.join(blobs, name + PART)
-        digest = hashlib.sha256()
-        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        if count:  # one contiguous extent up front: parallel streams do not interleave on disk
-            os.posix_fallocate(fd, 0, count)
-        left = count
-        while left:
-            got = receive_into(conn, buffer[:min(left, BUFFER)], peer)
-            chunk = buffer[:got]
-            digest.update(chunk)
-            while chunk:
-                chunk = chunk[os.write(fd, chunk):]
-            left -= got
-            moved[0] += got
-        os.close(fd)
-        want = wanted[name][1]
-        if want and digest.hexdigest() != want:
+        digest, want = hasher(name, wanted[name][1])
+        write_stream(conn, peer, part, count, digest, buffer)
+        if digest and digest.hexdigest() != want:
             os.unlink(part)
-            errors.append(f"{name}: sha256 {digest.hexdigest()[:16]} is not {want[:16]}")
+            errors.append(f"{name}: {digest.name} {digest.hexdigest()[:16]} is not {want[:16]}")
             continue
         os.replace(part, os.path.join(blobs, name))
 
 
+def write_stream(conn, peer, path, count, digest, buffer):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    if count:  # one contiguous extent up front: parallel streams do not interleave on disk
+        os.posix_fallocate(fd, 0, count)
+    while count:
+        got = receive_into(conn, buffer[:min(count, BUFFER)], peer)
+        chunk = buffer[:got]
+        if digest:
+            digest.update(chunk)
+        while chunk:
+            chunk = chunk[os.write(fd, chunk):]
+        count -= got
+        moved[0] += got
+    os.close(fd)
+
+
 def lacking(root, manifest):
     blobs = os.path.join(root, "blobs")
-    wanted = {entry[0]: (entry[1], expected_sha256(entry[0], entry)) for entry in manifest["files"].values()}
+    wanted = {entry[0]: (entry[1], entry) for entry in manifest["files"].values()}
     return {blob: spec for blob, spec in wanted.items() if not held(os.path.join(blobs, blob), spec[0])}
 
 

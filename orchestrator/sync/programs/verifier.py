@@ -11,6 +11,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 SHA256 = re.compile("[0-9a-f]{64}")
+GIT_SHA1 = re.compile("[0-9a-f]{40}")
 
 
 def commit_of(root, revision):
@@ -23,8 +24,15 @@ def commit_of(root, revision):
         return None
 
 
-def digest(path):
-    hasher = hashlib.sha256()
+def check_of(blob, size, sha):
+    """sha256 = the blob's name (LFS) or the manifest's; else git's sha1 of the file, which names it."""
+    if SHA256.fullmatch(blob) or sha:
+        return "sha256", b"", blob if SHA256.fullmatch(blob) else sha[0]
+    return ("sha1", b"blob %d\0" % size, blob) if GIT_SHA1.fullmatch(blob) else None
+
+
+def digest(path, check):
+    hasher = hashlib.new(check[0], check[1])
     with open(path, "rb", buffering=0) as source:
         buffer = memoryview(bytearray(8 << 20))
         while count := source.readinto(buffer):
@@ -41,16 +49,17 @@ def main(root, revision):
         print("hashed=0\nbad=[]")
         return
     wanted = {}
-    for path, (blob, _size, *sha) in files.items():
-        expected = blob if SHA256.fullmatch(blob) else (sha[0] if sha else None)
-        if expected and os.path.isfile(os.path.join(root, "blobs", blob)):
-            wanted.setdefault(blob, (expected, []))[1].append(path)
+    for path, (blob, size, *sha) in files.items():
+        check = check_of(blob, size, sha)
+        if check and os.path.isfile(os.path.join(root, "blobs", blob)):
+            wanted.setdefault(blob, (check, []))[1].append(path)
     blobs = sorted(wanted)
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1, len(blobs) or 1)) as pool:
-        found = dict(zip(blobs, pool.map(lambda b: digest(os.path.join(root, "blobs", b)), blobs), strict=True))
-    bad = sorted(path for blob in blobs if found[blob] != wanted[blob][0] for path in wanted[blob][1])
+        found = dict(zip(blobs, pool.map(lambda b: digest(os.path.join(root, "blobs", b), wanted[b][0]), blobs),
+                         strict=True))
+    bad = sorted(path for blob in blobs if found[blob] != wanted[blob][0][2] for path in wanted[blob][1])
     for blob in blobs:
-        if found[blob] != wanted[blob][0]:
+        if found[blob] != wanted[blob][0][2]:
             os.unlink(os.path.join(root, "blobs", blob))
     print(f"hashed={len(blobs)}\nbad={json.dumps(bad)}")
 

@@ -16,18 +16,18 @@ from orchestrator.sync import stream
 COMMIT = "c" * 40
 
 
-def make_repo(root: Path, files: dict[str, bytes]) -> dict:
-    """An HF cache repo: LFS-style blobs named by sha256, config.json as a git file with a sha1 name."""
+def make_repo(root: Path, files: dict[str, bytes], record_sha256: bool = True) -> dict:
+    """An HF cache repo: LFS-style blobs named by sha256, *.json as git files named by git's blob sha1."""
     manifest = {}
     for name, data in files.items():
         sha256 = hashlib.sha256(data).hexdigest()
-        blob = hashlib.sha1(data).hexdigest() if name.endswith(".json") else sha256
+        blob = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest() if name.endswith(".json") else sha256
         (root / "blobs").mkdir(parents=True, exist_ok=True)
         (root / "blobs" / blob).write_bytes(data)
         link = root / "snapshots" / COMMIT / name
         link.parent.mkdir(parents=True, exist_ok=True)
         link.symlink_to(os.path.relpath(root / "blobs" / blob, link.parent))
-        manifest[name] = [blob, len(data)] + ([sha256] if name.endswith(".json") else [])
+        manifest[name] = [blob, len(data)] + ([sha256] if name.endswith(".json") and record_sha256 else [])
     (root / "refs").mkdir()
     (root / "refs" / "main").write_text(COMMIT)
     (root / ".sparkctl").mkdir()
@@ -77,6 +77,16 @@ def test_a_blob_whose_sha256_differs_is_refused_and_never_takes_its_name(tmp_pat
     assert not (tmp_path / "dst" / ".sparkctl").exists()
 
 
+def test_a_git_file_is_checked_by_the_manifest_sha256_or_else_by_its_git_name(tmp_path):
+    for record in (True, False):
+        source, target = tmp_path / f"src-{record}", tmp_path / f"dst-{record}"
+        manifest = make_repo(source, {"config.json": b'{"a": 1}'}, record_sha256=record)
+        (source / "blobs" / manifest["config.json"][0]).write_bytes(b'{"a": 2}')
+        receiver, _sender = copy(source, target)
+        said = receiver.stderr.read()
+        assert receiver.returncode != 0 and (b"sha256" if record else b"sha1") in said, said
+
+
 def test_closing_stdin_stops_the_receiver_at_once(tmp_path):
     receiver = start("receive", "127.0.0.1", "files", str(tmp_path / "dst"))
     assert receiver.stdout.readline().startswith(b"listen=")
@@ -94,3 +104,16 @@ def test_a_wrong_token_is_turned_away(tmp_path):
     assert sender.wait(20) != 0 and b"127.0.0.1 closed the connection" in sender.stderr.read()
     receiver.kill()
     receiver.wait(5)
+
+
+def test_the_verifier_removes_exactly_the_blobs_whose_content_differs(tmp_path):
+    from orchestrator.sync import models
+
+    manifest = make_repo(tmp_path, {"config.json": b'{"a": 1}', "w.safetensors": os.urandom(1 << 16), "x.json": b"{}"},
+                         record_sha256=False)
+    (tmp_path / "blobs" / manifest["w.safetensors"][0]).write_bytes(b"y" * (1 << 16))
+    (tmp_path / "blobs" / manifest["config.json"][0]).write_bytes(b'{"a": 2}')
+    said = subprocess.run([sys.executable, "-c", models.verifier(), str(tmp_path), "main"], capture_output=True,
+                          text=True, check=True).stdout
+    assert 'bad=["config.json", "w.safetensors"]' in said and "hashed=3" in said
+    assert os.listdir(tmp_path / "blobs") == [manifest["x.json"][0]]
