@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from orchestrator.plan.transfer import PORT_ENV, TOKEN_ENV
-from orchestrator.sync import stream
+from orchestrator.sync import models, stream
 
 COMMIT = "c" * 40
 
@@ -107,8 +107,6 @@ def test_a_wrong_token_is_turned_away(tmp_path):
 
 
 def test_the_verifier_removes_exactly_the_blobs_whose_content_differs(tmp_path):
-    from orchestrator.sync import models
-
     manifest = make_repo(tmp_path, {"config.json": b'{"a": 1}', "w.safetensors": os.urandom(1 << 16), "x.json": b"{}"},
                          record_sha256=False)
     (tmp_path / "blobs" / manifest["w.safetensors"][0]).write_bytes(b"y" * (1 << 16))
