@@ -111,7 +111,18 @@ def write_atomic(path, text):
     os.replace(path + PART, path)
 
 
+def refuse_escapes(offer):
+    """Every name the offer makes us write stays inside the repo dir."""
+    manifest = offer["manifest"]
+    names = [manifest["commit"], *(entry[0] for entry in manifest["files"].values())]
+    paths = [*manifest["files"], *offer["refs"]]
+    if not all(GIT_SHA1.fullmatch(n) or SHA256.fullmatch(n) for n in names) or any(
+            os.path.isabs(p) or ".." in p.split("/") for p in paths):
+        fail("the offer names a file outside the repo; refused")
+
+
 def receive_files(server, token, control, peer, root, offer):
+    refuse_escapes(offer)
     os.makedirs(os.path.join(root, "blobs"), exist_ok=True)
     wanted = lacking(root, offer["manifest"])
     send_json(control, {"want": sorted(wanted, key=lambda b: -wanted[b][0])})

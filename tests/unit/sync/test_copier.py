@@ -87,6 +87,15 @@ def test_a_git_file_is_checked_by_the_manifest_sha256_or_else_by_its_git_name(tm
         assert receiver.returncode != 0 and (b"sha256" if record else b"sha1") in said, said
 
 
+def test_an_offer_naming_files_outside_the_repo_is_refused(tmp_path):
+    manifest = make_repo(tmp_path / "src", {"w.safetensors": b"x" * 100})
+    manifest["../../escape"] = manifest.pop("w.safetensors")
+    (tmp_path / "src" / ".sparkctl" / f"{COMMIT}.json").write_text(json.dumps({"commit": COMMIT, "files": manifest}))
+    receiver, _sender = copy(tmp_path / "src", tmp_path / "dst")
+    assert receiver.returncode != 0 and b"outside the repo" in receiver.stderr.read()
+    assert not (tmp_path / "escape").exists()
+
+
 def test_closing_stdin_stops_the_receiver_at_once(tmp_path):
     receiver = start("receive", "127.0.0.1", "files", str(tmp_path / "dst"))
     assert receiver.stdout.readline().startswith(b"listen=")
