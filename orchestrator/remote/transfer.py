@@ -21,6 +21,7 @@ from orchestrator.plan.data import Phase
 from orchestrator.plan.transfer import PORT_ENV, TOKEN_ENV, TransferStep
 from orchestrator.remote.transport import Result
 from orchestrator.report.events import Event
+from orchestrator.report.units import human_bytes
 
 HEARTBEAT = 6.0
 START_WAIT = 8.0
@@ -146,8 +147,8 @@ def _watch(executor, phase: Phase, step: TransferStep, ends: list[End]) -> Resul
         time.sleep(0.05)
     facts = {**ends[1].facts(), **ends[0].facts()}
     moved, seconds = int(facts.get("received", 0)), float(facts.get("seconds", 0))
-    executor.emit(Event("step-done", phase.name, step.node, f"{step.description}: {_human(moved)} at "
-                        f"{_human(moved / max(seconds, 1e-6))}/s", time.monotonic() - started))
+    executor.emit(Event("step-done", phase.name, step.node, f"{step.description}: {human_bytes(moved)} at "
+                        f"{human_bytes(moved / max(seconds, 1e-6))}/s", time.monotonic() - started))
     stdout = f"source={step.source}\nbytes={moved}\nseconds={seconds}\n"
     return Result(step.node, 0, stdout, "", time.monotonic() - started)
 
@@ -163,8 +164,8 @@ def _check(end: End, step: TransferStep) -> None:
 
 def _show_progress(executor, phase: Phase, step: TransferStep, receiver: End, seconds: float) -> None:
     moved = int(receiver.facts().get("progress", 0))
-    executor.emit(Event("progress", phase.name, step.node, f"{_human(moved)} from {step.source} at "
-                        f"{_human(moved / max(seconds, 1e-6))}/s"))
+    executor.emit(Event("progress", phase.name, step.node, f"{human_bytes(moved)} from {step.source} at "
+                        f"{human_bytes(moved / max(seconds, 1e-6))}/s"))
 
 
 def _stop(end: End) -> None:
@@ -176,10 +177,3 @@ def _stop(end: End) -> None:
         end.channel.status_event.wait(STOP_WAIT)
     end.channel.close()
 
-
-def _human(count: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if count < 1024 or unit == "GiB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024
-    return f"{count:.1f} GiB"

@@ -13,6 +13,7 @@ from pathlib import Path
 from orchestrator.config.inventory import Node
 from orchestrator.plan.transfer import TransferStep
 from orchestrator.remote.executor import Report
+from orchestrator.report.units import human_bytes
 
 COPY_TIMEOUT = 6 * 3600.0
 
@@ -57,11 +58,3 @@ def transfers(report: Report, phase: str) -> list[Transfer]:
     """The copies a transfer phase made, from its facts."""
     return [Transfer(f["source"], node, int(f["bytes"]), float(f["seconds"])) for node, f in report.facts(phase).items()]
 
-
-def human_bytes(count: float) -> str:
-    """1536 -> '1.5 KiB'."""
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if count < 1024 or unit == "GiB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024
-    return f"{count:.1f} GiB"
