@@ -32,7 +32,7 @@ else:
 blobs = os.path.join(root, "blobs")
 for name in os.listdir(blobs) if os.path.isdir(blobs) else []:
     path = os.path.join(blobs, name)
-    if os.path.isfile(path) and not os.path.islink(path):
+    if "." not in name and os.path.isfile(path) and not os.path.islink(path):  # not *.incomplete, *.sparkctl-part
         state["blobs"][name] = os.path.getsize(path)
 commit = state["commit"]
 snapshot = os.path.join(root, "snapshots", commit) if commit else None
