@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import time
@@ -223,6 +224,8 @@ def test_a_node_cut_mid_copy_fails_the_sync_within_10s_naming_node_and_link(thre
     resumed = spark.sync("models", recipe="big", check=True)
     assert "complete on spark1, spark2, spark3" in resumed.stdout
     assert hub.downloads() == len(hub.repos[BIG].files)
+    copied = float(re.search(r"copied ([\d.]+) MiB", resumed.stdout).group(1))
+    assert copied < 2 * 64, "the half-received blobs were sent again whole"
 
 
 def test_ctrl_c_mid_copy_stops_every_transfer_within_2s_and_the_next_run_completes(three):
@@ -230,6 +233,7 @@ def test_ctrl_c_mid_copy_stops_every_transfer_within_2s_and_the_next_run_complet
     spark.sync("models", "--nodes", "spark1", recipe="big", check=True)
     running = spark.start_sync("--bwlimit", "4", recipe="big")
     assert wait_for(lambda: part_files(cluster, 2, BIG) and part_files(cluster, 3, BIG), 20, 0.2)
+    time.sleep(1.5)  # some bytes of every blob in flight have arrived
     running.send_signal(signal.SIGINT)
     interrupted_at = time.monotonic()
     stop(running, 30)
@@ -239,3 +243,5 @@ def test_ctrl_c_mid_copy_stops_every_transfer_within_2s_and_the_next_run_complet
     resumed = spark.sync("models", recipe="big", check=True)
     assert "complete on spark1, spark2, spark3" in resumed.stdout
     assert hub.downloads() == len(hub.repos[BIG].files)
+    copied = float(re.search(r"copied ([\d.]+) MiB", resumed.stdout).group(1))
+    assert copied < 2 * 64, "the half-received blobs were sent again whole"

@@ -16,7 +16,7 @@ import time
 
 STALL = 5.0
 BUFFER = 4 << 20
-HEADER = struct.Struct(">HQ")  # blob name length (0 ends a stream), byte count
+HEADER = struct.Struct(">HQQ")  # blob name length (0 ends a stream), offset, byte count
 FRAME = struct.Struct(">I")  # pipe mode: chunk length, 0 ends the stream
 KEEPALIVE = 0xFFFFFFFF  # pipe mode: "still here" while the command prepares its output (docker save does)
 moved = [0]

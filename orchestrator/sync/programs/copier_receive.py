@@ -44,18 +44,19 @@ def hasher(blob, entry):
     return None, None
 
 
-def receive_blobs(conn, peer, blobs, wanted, errors):
+def receive_blobs(conn, peer, blobs, wanted, resumed, errors):
     buffer = memoryview(bytearray(BUFFER))
     while True:
-        length, count = HEADER.unpack(exact(conn, HEADER.size, peer))
+        length, offset, count = HEADER.unpack(exact(conn, HEADER.size, peer))
         if not length:
             return
         name = exact(conn, length, peer).decode()
-        if name not in wanted or wanted[name][0] != count:
-            fail(f"{peer} sent {name} ({count} bytes), which was not asked for")
+        if name not in wanted or wanted[name][0] != offset + count or resumed.get(name, (0, None))[0] != offset:
+            fail(f"{peer} sent {name} ({count} bytes from {offset}), which was not asked for")
         part = os.path.join(blobs, name + PART)
         digest, want = hasher(name, wanted[name][1])
-        write_stream(conn, peer, part, count, digest, buffer)
+        digest = resumed[name][1] if offset else digest
+        write_stream(conn, peer, part, offset, count, digest, buffer)
         if digest and digest.hexdigest() != want:
             os.unlink(part)
             errors.append(f"{name}: {digest.name} {digest.hexdigest()[:16]} is not {want[:16]}")
@@ -63,10 +64,10 @@ def receive_blobs(conn, peer, blobs, wanted, errors):
         os.replace(part, os.path.join(blobs, name))
 
 
-def write_stream(conn, peer, path, count, digest, buffer):
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    if count:  # one contiguous extent up front: parallel streams do not interleave on disk
-        os.posix_fallocate(fd, 0, count)
+def write_stream(conn, peer, path, offset, count, digest, buffer):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | (0 if offset else os.O_TRUNC), 0o644)
+    os.truncate(fd, offset)
+    os.lseek(fd, offset, os.SEEK_SET)
     while count:
         got = receive_into(conn, buffer[:min(count, BUFFER)], peer)
         chunk = buffer[:got]
@@ -77,6 +78,31 @@ def write_stream(conn, peer, path, count, digest, buffer):
         count -= got
         moved[0] += got
     os.close(fd)
+
+
+def resume_points(blobs, wanted, control):
+    """What an interrupted run received of each wanted blob, hashed again (the sender waits, told so)."""
+    points = {}
+    for blob, (size, entry) in wanted.items():
+        part = os.path.join(blobs, blob + PART)
+        have = os.path.getsize(part) if os.path.isfile(part) else 0
+        digest = hasher(blob, entry)[0]
+        if 0 < have < size and digest:
+            prime(digest, part, have, control)
+            points[blob] = (have, digest)
+    return points
+
+
+def prime(digest, path, size, control):
+    buffer, said = memoryview(bytearray(BUFFER)), time.monotonic()
+    with open(path, "rb", buffering=0) as source:
+        while size:
+            count = source.readinto(buffer[:min(size, BUFFER)])
+            digest.update(buffer[:count])
+            size -= count
+            if time.monotonic() - said > 1:
+                send_json(control, {"wait": "re-hashing a half-received blob"})
+                said = time.monotonic()
 
 
 def lacking(root, manifest):
@@ -125,12 +151,13 @@ def receive_files(server, token, control, peer, root, offer):
     refuse_escapes(offer)
     os.makedirs(os.path.join(root, "blobs"), exist_ok=True)
     wanted = lacking(root, offer["manifest"])
-    send_json(control, {"want": sorted(wanted, key=lambda b: -wanted[b][0])})
+    resumed = resume_points(os.path.join(root, "blobs"), wanted, control)
+    send_json(control, {"want": [[b, resumed.get(b, (0,))[0]] for b in sorted(wanted, key=lambda b: -wanted[b][0])]})
     errors, threads = [], []
     for _ in range(min(offer["streams"], len(wanted))):
         conn, _peer = accept(server, token, "data")
         threads.append(threading.Thread(target=guarded, args=(receive_blobs, conn, peer, os.path.join(root, "blobs"),
-                                                               wanted, errors)))
+                                                               wanted, resumed, errors)))
         threads[-1].start()
     for thread in threads:
         thread.join()

@@ -36,16 +36,15 @@ SENDFILE_CHUNK = 64 << 20
 def send_blobs(conn, peer, blobs, jobs, limit):
     while True:
         try:
-            name = jobs.get_nowait()
+            name, offset = jobs.get_nowait()
         except queue.Empty:
-            conn.sendall(HEADER.pack(0, 0))
+            conn.sendall(HEADER.pack(0, 0, 0))
             return
         size = os.path.getsize(os.path.join(blobs, name))
-        conn.sendall(HEADER.pack(len(name.encode()), size) + name.encode())
+        conn.sendall(HEADER.pack(len(name.encode()), offset, size - offset) + name.encode())
         # A capped rate sends a tenth of a second's worth at a time, so the receiver never waits long.
         chunk = max(1 << 16, int(limit / 10)) if limit else SENDFILE_CHUNK
         with open(os.path.join(blobs, name), "rb") as source:
-            offset = 0
             while offset < size:
                 try:
                     sent = conn.sendfile(source, offset, min(chunk, size - offset))
@@ -85,8 +84,10 @@ def send_files(ip, port, token, root, revision, streams, limit):
     send_json(control, {"manifest": manifest, "refs": refs, "streams": streams})
     reader = control.makefile("rb")
     jobs = queue.SimpleQueue()
-    for blob in read_json(reader, ip)["want"]:
-        jobs.put(blob)
+    while "want" not in (answer := read_json(reader, ip)):
+        pass  # the receiver is re-hashing what an interrupted run left, and says so every second
+    for blob, offset in answer["want"]:
+        jobs.put((blob, offset))
     threads = [threading.Thread(target=guarded, args=(send_blobs, connect(ip, port, token, "data"), ip,
                                                       os.path.join(root, "blobs"), jobs, limit))
                for _ in range(min(streams, jobs.qsize()))]

@@ -64,6 +64,23 @@ def test_a_copy_moves_every_blob_links_refs_and_the_manifest_last(tmp_path):
     assert b"received=0" in again.stdout.read()
 
 
+def test_a_half_received_blob_resumes_where_it_stopped_and_a_bad_half_is_sent_again(tmp_path):
+    data = os.urandom(3 << 20)
+    manifest = make_repo(tmp_path / "src", {"model.safetensors": data})
+    part = tmp_path / "dst" / "blobs" / (manifest["model.safetensors"][0] + ".sparkctl-part")
+    part.parent.mkdir(parents=True)
+    part.write_bytes(data[:1 << 20])
+    receiver, _sender = copy(tmp_path / "src", tmp_path / "dst")
+    assert receiver.returncode == 0 and f"received={2 << 20}".encode() in receiver.stdout.read()
+    assert (tmp_path / "dst" / "snapshots" / COMMIT / "model.safetensors").read_bytes() == data
+    (tmp_path / "dst" / "blobs" / manifest["model.safetensors"][0]).unlink()
+    part.write_bytes(b"x" * (1 << 20))
+    refused, _sender = copy(tmp_path / "src", tmp_path / "dst")
+    assert refused.returncode != 0 and not part.exists()
+    again, _sender = copy(tmp_path / "src", tmp_path / "dst")
+    assert again.returncode == 0 and f"received={3 << 20}".encode() in again.stdout.read()
+
+
 def test_a_blob_whose_sha256_differs_is_refused_and_never_takes_its_name(tmp_path):
     manifest = make_repo(tmp_path / "src", {"model.safetensors": os.urandom(1 << 20), "config.json": b"{}"})
     blob = tmp_path / "src" / "blobs" / manifest["model.safetensors"][0]
