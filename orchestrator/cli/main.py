@@ -98,12 +98,12 @@ def up(ctx, topology, recipe, nodes, sets, env, force, backend, dry_run, replace
     request = ops_up.prepare_up(_settings(ctx), topology, recipe, nodes, sets, env, force, backend)
     deadlines = ops_up.Deadlines(ready=timeout, ray=ray_timeout)
     if dry_run:
-        ops_up.show_plan(_settings(ctx), request, deadlines)
+        ops_up.show_plan(_settings(ctx), request, deadlines, _setup_plan(ctx, request) if setup else None)
         return
     if setup:
         from orchestrator.cli.sync import setup as sync_setup
 
-        sync_setup(_settings(ctx), request.inventory, request.recipe, request.layout.nodes)
+        sync_setup(_settings(ctx), request.inventory, request.recipe, request.layout.nodes, secrets=request.secrets)
     ops_up.up(_settings(ctx), request, replace=replace, keep_on_failure=keep_on_failure, deadlines=deadlines)
     if request.recipe.benchmark.after_up and not no_bench:
         from orchestrator.bench import run as running
@@ -113,13 +113,20 @@ def up(ctx, topology, recipe, nodes, sets, env, force, backend, dry_run, replace
 
 @cli.command()
 @_up_options
+@click.option("--setup", is_flag=True, help="Show the images/models sync phases first, as up --setup runs them.")
 @click.pass_context
-def plan(ctx, topology, recipe, nodes, sets, env, force, backend):
+def plan(ctx, topology, recipe, nodes, sets, env, force, backend, setup):
     """Print every phase and every node's exact commands (a dry run)."""
     from orchestrator.ops import up as ops_up
 
     request = ops_up.prepare_up(_settings(ctx), topology, recipe, nodes, sets, env, force, backend)
-    ops_up.show_plan(_settings(ctx), request, ops_up.Deadlines())
+    ops_up.show_plan(_settings(ctx), request, ops_up.Deadlines(), _setup_plan(ctx, request) if setup else None)
+
+
+def _setup_plan(ctx, request):
+    from orchestrator.cli.sync import setup_plan
+
+    return setup_plan(_settings(ctx), request.recipe, request.layout.nodes)
 
 
 @cli.command()

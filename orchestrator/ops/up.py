@@ -69,9 +69,11 @@ class Deadlines:
     ray: float = planner.GATE_DEADLINE
 
 
-def show_plan(settings: Settings, request: UpRequest, deadlines: Deadlines) -> None:
-    """Print the up plan; touches nothing."""
+def show_plan(settings: Settings, request: UpRequest, deadlines: Deadlines, setup: Plan | None = None) -> None:
+    """Print the up plan, after the setup phases when given; touches nothing."""
     plan = _up_plan(settings, request, deadlines)
+    if setup is not None:
+        plan = Plan(plan.action, setup.phases + plan.phases, plan.deployment)
     _warn_findings(request)
     step_secrets = {name for phase in plan.phases for step in phase.steps for name in step.secrets}
     secrets = sorted(step_secrets | set(request.secrets))

@@ -12,6 +12,7 @@ class PhaseKind(StrEnum):
     SCRIPT = "script"
     GATE = "gate"
     READINESS = "readiness"
+    TRANSFER = "transfer"
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 A snapshot is complete when `models--org--name/.sparkctl/<commit>.json` (written after a finished
 download or copy) lists every file of the revision and each snapshot link resolves to a blob of the
-listed size. The manifest travels last, so a node with a manifest got everything before it.
+listed size. The manifest travels last, so a node with a manifest got everything before it. Each entry is
+[blob, size, sha256?]: LFS blobs are named by their sha256; small git files carry it as the third item.
+Files in a snapshot that the manifest does not list are strays: reported, left alone unless pruned.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ else:
 blobs = os.path.join(root, "blobs")
 for name in os.listdir(blobs) if os.path.isdir(blobs) else []:
     path = os.path.join(blobs, name)
-    if os.path.isfile(path) and not os.path.islink(path):
+    if "." not in name and os.path.isfile(path) and not os.path.islink(path):  # not *.incomplete, *.sparkctl-part
         state["blobs"][name] = os.path.getsize(path)
 commit = state["commit"]
 snapshot = os.path.join(root, "snapshots", commit) if commit else None
@@ -50,7 +52,7 @@ print("model_state=" + json.dumps(state, separators=(",", ":")))
 
 # Runs in the recipe's image: snapshot_download, then the manifest; failures become one clear line.
 DOWNLOADER = r"""
-import json, os, sys
+import hashlib, json, os, re, sys
 from huggingface_hub import snapshot_download
 from huggingface_hub.utils import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 repo, revision = sys.argv[1], sys.argv[2] or None
@@ -73,13 +75,17 @@ files = {}
 for folder, _dirs, names in os.walk(path):
     for name in names:
         link = os.path.join(folder, name)
-        files[os.path.relpath(link, path)] = [os.path.basename(os.path.realpath(link)), os.path.getsize(link)]
+        blob = os.path.basename(os.path.realpath(link))
+        entry = [blob, os.path.getsize(link)]
+        if not re.fullmatch("[0-9a-f]{64}", blob):  # a git file: its blob name is no sha256, so record one
+            entry.append(hashlib.sha256(open(link, "rb").read()).hexdigest())
+        files[os.path.relpath(link, path)] = entry
 manifest = os.path.join(os.path.dirname(os.path.dirname(path)), ".sparkctl")
 os.makedirs(manifest, exist_ok=True)
 with open(os.path.join(manifest, commit + ".part"), "w") as out:
     json.dump({"commit": commit, "files": files}, out)
 os.replace(os.path.join(manifest, commit + ".part"), os.path.join(manifest, commit + ".json"))
-print(f"commit={commit}\nfiles={len(files)}\nbytes={sum(size for _, size in files.values())}")
+print(f"commit={commit}\nfiles={len(files)}\nbytes={sum(entry[1] for entry in files.values())}")
 """
 
 
@@ -116,7 +122,7 @@ class CacheState:
         if manifest is None:
             return ["no finished download or copy (no manifest)"]
         found = []
-        for path, (blob, size) in sorted(manifest["files"].items()):
+        for path, (blob, size, *_sha) in sorted(manifest["files"].items()):
             link = self.links.get(path, "absent")
             if link == "absent":
                 found.append(f"{path}: missing")
@@ -124,27 +130,20 @@ class CacheState:
                 found.append(f"{path}: dangling link")
             elif link != blob or self.blobs.get(blob) != size:
                 found.append(f"{path}: size {self.blobs.get(link, 0)} of {size}")
-        dangling = [p for p, link in self.links.items() if link is None and p not in manifest["files"]]
-        return found + [f"{p}: dangling link" for p in sorted(dangling)]
+        return found
+
+    def strays(self, manifest: dict | None = None) -> list[str]:
+        """Snapshot files the manifest does not list: not ours to judge, so never problems."""
+        manifest = manifest or self.manifest
+        return sorted(set(self.links) - set(manifest["files"])) if manifest else []
 
     @property
     def complete(self) -> bool:
-        """Every file of the revision present with the right size, no dangling link."""
+        """Every file of the revision present with the right size, no dangling link among them."""
         return self.manifest is not None and not self.problems()
-
-
-def missing_paths(model: str, source: CacheState, target: CacheState) -> list[str]:
-    """Paths (relative to the hub dir) to send: blobs the target lacks, then links, refs and the manifest."""
-    manifest = source.manifest
-    base, commit = repo_dir(model), manifest["commit"]
-    blobs = {blob: size for blob, size in manifest["files"].values()}
-    wanted = [f"{base}/blobs/{b}" for b, size in sorted(blobs.items()) if target.blobs.get(b) != size]
-    links = [f"{base}/snapshots/{commit}/{p}" for p in sorted(manifest["files"])]
-    refs = [f"{base}/{ref}" for ref in source.refs]
-    return wanted + links + refs + [f"{base}/{MANIFEST_DIR}/{commit}.json"]
 
 
 def blob_bytes(manifest: dict, target: CacheState) -> int:
     """Bytes of blobs the target lacks."""
-    blobs = {blob: size for blob, size in manifest["files"].values()}
+    blobs = {entry[0]: entry[1] for entry in manifest["files"].values()}
     return sum(size for blob, size in blobs.items() if target.blobs.get(blob) != size)

@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from orchestrator.plan.data import PhaseKind, Plan
+from orchestrator.plan.transfer import shown
 
 
 def plan_to_dict(plan: Plan, secrets: list[str]) -> dict[str, Any]:
@@ -27,8 +28,7 @@ def plan_text(plan: Plan, secrets: list[str]) -> str:
     for number, phase in enumerate(plan.phases, 1):
         lines.append(f"\n## {number}. {phase.title}" + _phase_note(phase))
         for step in phase.steps:
-            lines.append(f"# [{step.node}] {step.description} (timeout {step.timeout:g}s)")
-            lines.append(step.script.rstrip("\n"))
+            lines += shown(step)
     return "\n".join(lines)
 
 
@@ -41,6 +41,8 @@ def _phase_note(phase) -> str:
         ready = phase.steps[0].readiness
         return (f" - poll every {ready.interval:g}s on the node: container running, GET {ready.local_url}/health, "
                 f"/v1/models lists '{ready.served_name}', one-token completion (deadline {ready.deadline:g}s)")
+    if phase.kind is PhaseKind.TRANSFER:
+        return " - node to node; a transfer fails when either end goes quiet for a few seconds"
     if phase.agree_on:
         return f" - every node must agree on: {', '.join(phase.agree_on)}"
     return ""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from orchestrator.config.inventory import Inventory
 from orchestrator.errors import Cancelled, ConnectionFailed, ExecutionError, SparkctlError
 from orchestrator.plan.data import Phase, PhaseKind, Plan, Step
-from orchestrator.remote import readiness
+from orchestrator.remote import readiness, transfer
 from orchestrator.remote.transport import Result, Transport
 from orchestrator.report.events import Event
 
@@ -73,7 +73,8 @@ class Executor:
         self.emit(Event("phase-start", phase.name, message=phase.title))
         started = time.monotonic()
         runner = _naming_phase({PhaseKind.SCRIPT: self._script, PhaseKind.GATE: self._gate,
-                                PhaseKind.READINESS: self._ready}[phase.kind])
+                                PhaseKind.READINESS: self._ready,
+                                PhaseKind.TRANSFER: lambda ph, st: transfer.run_step(self, ph, st)}[phase.kind])
         results = self._parallel(phase, runner)
         report.results[phase.name] = results
         self._check_agreement(phase, results)

@@ -3,25 +3,44 @@
 from __future__ import annotations
 
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 
 from orchestrator.config.inventory import Node
 from orchestrator.errors import ExecutionError, SparkctlError
-from orchestrator.plan.data import Phase, Plan, Step
+from orchestrator.plan.data import Phase, PhaseKind, Plan, Step
 from orchestrator.plan.templates import render
+from orchestrator.remote import transfer
 from orchestrator.report.events import Event
 from orchestrator.sync import stream
 
 GO_LAYERS = "{{json .RootFS.Layers}}"
 MISSING = "missing"
-SHIP_TIMEOUT = 3 * 3600.0
 
 
-def plan_image_check(nodes: tuple[Node, ...], image: str, templates_dir: str | None = None) -> Plan:
+def check_phase(nodes: tuple[Node, ...], image: str, templates_dir: str | None, name: str = "image-check") -> Phase:
     """Read each node's layer-digest identity of image in one round trip."""
     script = render("image_check", templates_dir, image=image, go_layers=GO_LAYERS)
     steps = tuple(Step(n.name, f"identify image {image}", script, 60) for n in nodes)
-    return Plan(action="images-check", phases=(Phase("image-check", "Image check", steps),))
+    return Phase(name, "Image check" if name == "image-check" else "Image verify", steps)
+
+
+def plan_image_check(nodes: tuple[Node, ...], image: str, templates_dir: str | None = None) -> Plan:
+    """The check alone."""
+    return Plan(action="images-check", phases=(check_phase(nodes, image, templates_dir),))
+
+
+def plan_image_sync(nodes: tuple[Node, ...], image: str, source: Node, targets: list[Node],
+                    templates_dir: str | None = None) -> Plan:
+    """Check, ship docker save | docker load from source to each target over the fabric, verify."""
+    steps = tuple(_ship_step(source, target, image, templates_dir) for target in targets)
+    phases = (check_phase(nodes, image, templates_dir), Phase("image-copy", "Image copy", steps, PhaseKind.TRANSFER),
+              check_phase(nodes, image, templates_dir, "image-verify"))
+    return Plan(action="images-sync", phases=phases if steps else phases[:1])
+
+
+def _ship_step(source: Node, target: Node, image: str, templates_dir: str | None) -> Step:
+    receive = render("image_receive", templates_dir, copier=stream.copier(), listen_ip=stream.fabric_ip(target))
+    send = render("image_send", templates_dir, copier=stream.copier(), target_ip=stream.fabric_ip(target), image=image)
+    return stream.transfer_step(source, target, f"image {image} from {source.name}", receive, send)
 
 
 def identities(current, nodes: tuple[Node, ...], image: str) -> dict[str, str]:
@@ -55,36 +74,11 @@ def sync_image(current, nodes: tuple[Node, ...], image: str, pool: tuple[Node, .
         current.emit(Event("progress", "images", name, f"{image}: {state}"))
     if not targets:
         return []
-    transfers = _ship(current, source, targets, image)
-    after = identities(current, nodes, image)
-    wrong = [f"{name} ({value})" for name, value in after.items() if value != wanted]
+    plan = plan_image_sync(nodes, image, source, targets, current.settings.templates_dir)
+    with transfer.stopping_on_interrupt():
+        report = current.run(Plan(plan.action, plan.phases[1:]))
+    wrong = [f"{name} ({facts.get('image_layers')})" for name, facts in report.facts("image-verify").items()
+             if facts.get("image_layers") != wanted]
     if wrong:
         raise ExecutionError(f"image {image} still differs after shipping on: {', '.join(wrong)}")
-    return transfers
-
-
-def _ship(current, source: Node, targets: list[Node], image: str) -> list[stream.Transfer]:
-    templates_dir = current.settings.templates_dir
-
-    def scripts(target: Node):
-        def render_pair(port: int) -> tuple[str, str]:
-            receive = render("image_receive", templates_dir, receiver=stream.RECEIVER,
-                             listen_ip=target.fabric_ip or target.ip, wait=stream.ACCEPT_WAIT)
-            send = render("image_send", templates_dir, image=image, sender=stream.SENDER,
-                          target_ip=target.fabric_ip or target.ip, port=port)
-            return receive, send
-        return render_pair
-
-    def ship(target: Node) -> stream.Transfer:
-        current.emit(Event("progress", "images", target.name, f"receiving {image} from {source.name}"))
-        def show(count: int, seconds: float) -> None:
-            rate = stream.human_bytes(count / max(seconds, 1e-6))
-            current.emit(Event("progress", "images", target.name, f"{stream.human_bytes(count)} at {rate}/s"))
-
-        done = stream.relay(current.transport, source, target, scripts(target), SHIP_TIMEOUT, show)
-        current.emit(Event("step-done", "images", target.name,
-                           f"{image}: {stream.human_bytes(done.bytes)} from {source.name} at {done.rate}", done.seconds))
-        return done
-
-    with ThreadPoolExecutor(max_workers=min(16, len(targets))) as pool:
-        return list(pool.map(ship, targets))
+    return stream.transfers(report, "image-copy")

@@ -4,42 +4,33 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import signal
+import time
 
 import pytest
 
-from orchestrator.plan.hfcache import repo_dir
-from tests.integration.sparkctl_run import Sparkctl
+from tests.integration.sparkctl_run import stop, wait_for
+from tests.integration.sync_helpers import (
+    BIG,
+    IMAGE,
+    MODEL,
+    RECIPE,
+    REPO_PATH,
+    Synced,
+    copiers_running,
+    expected,
+    flip_one_byte,
+    part_files,
+    snapshot_files,
+)
 from tests.sim.hub import Hub, HubServer, generated_repo
-
-MODEL = "sim-org/tiny-model"
-RECIPE = "tiny-sync"
-IMAGE = "vllm-node-mxfp4:latest"
-HUB_DIR = "/root/.cache/huggingface/hub"
-REPO_PATH = f"{HUB_DIR}/{repo_dir(MODEL)}"
-
-
-class Synced(Sparkctl):
-    """sparkctl with the test recipes and HF_ENDPOINT pointing at the hub stand-in."""
-
-    def __init__(self, cluster, recipes, hub_url, token=None):
-        super().__init__(cluster)
-        self.recipes, self.hub_url, self.token = recipes, hub_url, token
-
-    def env(self):
-        env = super().env()
-        env["HF_ENDPOINT"] = self.hub_url
-        if self.token:
-            env["HF_TOKEN"] = self.token
-        return env
-
-    def sync(self, kind: str, *args: str, recipe: str = RECIPE, **kwargs):
-        return self.run("--recipes-dir", str(self.recipes), kind, "sync", recipe, *args, **kwargs)
 
 
 @pytest.fixture(scope="module")
 def hub_state():
-    return Hub({MODEL: generated_repo(shards=3, shard_bytes=2 << 20)})
+    return Hub({MODEL: generated_repo(shards=3, shard_bytes=2 << 20), BIG: generated_repo(shards=4, shard_bytes=16 << 20)})
 
 
 @pytest.fixture
@@ -47,6 +38,7 @@ def recipes(tmp_path, hub_state):
     (tmp_path / f"{RECIPE}.yaml").write_text(f"extends: gpt-oss-20b\nmodel: {MODEL}\nserved_name: tiny\n")
     pinned = hub_state.repos[MODEL].commit
     (tmp_path / "pinned.yaml").write_text(f"extends: {RECIPE}\nrevision: '{pinned}'\n")
+    (tmp_path / "big.yaml").write_text(f"extends: gpt-oss-20b\nmodel: {BIG}\nserved_name: big\n")
     (tmp_path / "unknown-model.yaml").write_text("extends: gpt-oss-20b\nmodel: sim-org/nope\n")
     return tmp_path
 
@@ -61,18 +53,6 @@ def three(sim_cluster_factory, hub_state, recipes):
     # Started after the cluster: it listens on the management bridge's address.
     with HubServer(hub_state) as server:
         yield cluster, Synced(cluster, recipes, server.url), hub_state
-
-
-def snapshot_files(cluster, node: int) -> dict[str, int]:
-    script = (f"cd {REPO_PATH}/snapshots/* && for f in *; do printf '%s %s\\n' \"$f\" \"$(stat -L -c %s \"$f\")\"; done"
-              " && find . -xtype l | wc -l")
-    lines = cluster.ssh(node, script, check=True).stdout.split("\n")
-    assert lines[-2].strip() == "0", "dangling links"
-    return dict((name, int(size)) for name, size in (line.split() for line in lines[:-2]))
-
-
-def expected(hub) -> dict[str, int]:
-    return {name: len(data) for name, data in hub.repos[MODEL].files.items()}
 
 
 def test_models_sync_downloads_once_copies_and_second_run_copies_nothing(three):
@@ -194,3 +174,74 @@ def test_a_cut_fabric_link_fails_clearly_and_the_next_run_resumes(three):
     assert "to spark3 at" in resumed.stdout and "spark2" not in resumed.stdout.split("copied")[1]
     assert snapshot_files(cluster, 3) == expected(hub)
     assert hub.downloads() == len(hub.repos[MODEL].files)
+
+
+def test_verify_finds_a_same_size_one_byte_corruption_and_repairs_it(three):
+    cluster, spark, hub = three
+    spark.sync("models", check=True)
+    shard = f"{REPO_PATH}/snapshots/*/model-00002-of-00003.safetensors"
+    flip_one_byte(cluster, 2, shard)
+    assert "nothing to copy" in spark.sync("models", check=True).stdout  # same size: only hashing sees it
+    fixed = spark.sync("models", "--verify", check=True)
+    assert "1 files differ from their sha256" in fixed.stderr and "model-00002-of-00003" in fixed.stderr
+    assert "copied" in fixed.stdout and "to spark2 at" in fixed.stdout
+    digest = cluster.ssh(2, f"sha256sum $(readlink -f {shard})", check=True).stdout.split()
+    assert digest[0] == os.path.basename(digest[1])
+    again = spark.sync("models", "--verify", "--nodes", "spark2", check=True)
+    assert "5 blobs match their sha256" in again.stderr, again.stderr
+    assert hub.downloads() == len(hub.repos[MODEL].files)
+
+
+def test_a_stray_file_in_the_snapshot_is_reported_left_alone_and_pruned_on_request(three):
+    cluster, spark, hub = three
+    spark.sync("models", check=True)
+    cluster.ssh(2, f"cd {REPO_PATH}/snapshots/* && echo mine > notes.txt && ln -s ../nowhere old-link", check=True)
+    kept = spark.sync("models", check=True)
+    assert "nothing to copy" in kept.stdout and "dangling" not in kept.stderr
+    assert "files not in the manifest, left alone" in kept.stderr and "notes.txt" in kept.stderr
+    assert cluster.ssh(2, f"cat {REPO_PATH}/snapshots/*/notes.txt", check=True).stdout == "mine\n"
+    spark.sync("models", "--prune", check=True)
+    assert cluster.ssh(2, f"ls {REPO_PATH}/snapshots/*/", check=True).stdout.split() == sorted(expected(hub))
+
+
+@pytest.mark.parametrize("net", ["both", "fabric", "mgmt"])
+def test_a_node_cut_mid_copy_fails_the_sync_within_10s_naming_node_and_link(three, net):
+    cluster, spark, hub = three
+    spark.sync("models", "--nodes", "spark1", recipe="big", check=True)
+    running = spark.start_sync("--bwlimit", "4", recipe="big")
+    try:
+        assert wait_for(lambda: part_files(cluster, 3, BIG), 20, 0.2), "the copy to spark3 never started"
+        cluster.cut(3, net)
+        cut_at = time.monotonic()
+        _out, err = stop(running, 30)
+        failed_after = time.monotonic() - cut_at
+    finally:
+        cluster.heal(3, net)
+    print(f"cut {net} mid-copy: sync failed after {failed_after:.2f}s")
+    assert running.returncode != 0 and failed_after < 10, (failed_after, err)
+    link = "management link" if net == "mgmt" else "fabric link"
+    assert "spark3" in err and link in err, err
+    resumed = spark.sync("models", recipe="big", check=True)
+    assert "complete on spark1, spark2, spark3" in resumed.stdout
+    assert hub.downloads() == len(hub.repos[BIG].files)
+    copied = float(re.search(r"copied ([\d.]+) MiB", resumed.stdout).group(1))
+    assert copied < 2 * 64, "the half-received blobs were sent again whole"
+
+
+def test_ctrl_c_mid_copy_stops_every_transfer_within_2s_and_the_next_run_completes(three):
+    cluster, spark, hub = three
+    spark.sync("models", "--nodes", "spark1", recipe="big", check=True)
+    running = spark.start_sync("--bwlimit", "4", recipe="big")
+    assert wait_for(lambda: part_files(cluster, 2, BIG) and part_files(cluster, 3, BIG), 20, 0.2)
+    time.sleep(1.5)  # some bytes of every blob in flight have arrived
+    running.send_signal(signal.SIGINT)
+    interrupted_at = time.monotonic()
+    stop(running, 30)
+    print(f"SIGINT mid-copy: exited {running.returncode} after {time.monotonic() - interrupted_at:.2f}s")
+    assert running.returncode == 130 and time.monotonic() - interrupted_at < 2
+    assert wait_for(lambda: sum(copiers_running(cluster, n.index) for n in cluster.nodes) == 0, 2, 0.2)
+    resumed = spark.sync("models", recipe="big", check=True)
+    assert "complete on spark1, spark2, spark3" in resumed.stdout
+    assert hub.downloads() == len(hub.repos[BIG].files)
+    copied = float(re.search(r"copied ([\d.]+) MiB", resumed.stdout).group(1))
+    assert copied < 2 * 64, "the half-received blobs were sent again whole"
