@@ -194,80 +194,19 @@ def tunnel(ctx, local_port, seconds):
     tunnels.tunnel(_settings(ctx), local_port, seconds)
 
 
-@cli.group()
-def recipes():
-    """List, show, compare and lint recipes."""
+def _add_groups() -> None:
+    # click only: each group's heavy imports stay inside its commands.
+    from orchestrator.cli import doctor, sync
+    from orchestrator.cli.bench import bench
+    from orchestrator.cli.recipes import recipes
 
-
-@recipes.command("list")
-@click.pass_context
-def recipes_list(ctx):
-    """Every recipe on the search path."""
-    from orchestrator.config import catalog
-
-    catalog.list_recipes(_settings(ctx.parent))
-
-
-@recipes.command("show")
-@click.argument("name")
-@click.pass_context
-def recipes_show(ctx, name):
-    """The fully resolved recipe NAME."""
-    from orchestrator.config import catalog
-
-    catalog.show_recipe(_settings(ctx.parent), name)
-
-
-@recipes.command("diff")
-@click.argument("first")
-@click.argument("second")
-@click.pass_context
-def recipes_diff(ctx, first, second):
-    """The resolved keys that differ between two recipes."""
-    from orchestrator.config import catalog
-
-    catalog.diff_recipes(_settings(ctx.parent), first, second)
-
-
-@recipes.command("lint")
-@click.argument("names", nargs=-1)
-@click.pass_context
-def recipes_lint(ctx, names):
-    """Check recipes against Spark's known gotchas (all when no NAME)."""
-    from orchestrator.config import catalog
-
-    catalog.lint_recipes(_settings(ctx.parent), names)
-
-
-@recipes.command("import")
-@click.argument("paths", nargs=-1, required=True)
-@click.option("--into", metavar="DIR", help="Write here (default: ~/.config/sparkctl/recipes).")
-@click.option("--rename", is_flag=True, help="Import under a new name (NAME-2, ...) when the name is taken.")
-@click.pass_context
-def recipes_import(ctx, paths, into, rename):
-    """Turn recipe files (write-up, eugr v1, sparkrun v2; files or directories) into native recipes."""
-    from orchestrator.config import catalog
-
-    catalog.import_recipes(_settings(ctx.parent), paths, into, rename)
-
-
-def _add_bench() -> None:
-    from orchestrator.cli.bench import bench  # click only: the heavy imports stay inside its commands
-
+    cli.add_command(recipes)
     cli.add_command(bench)
+    sync.register(cli)
+    doctor.register(cli)
 
 
-_add_bench()
-
-
-def _register_sync() -> None:
-    from orchestrator.cli.sync import register
-
-    register(cli)
-
-
-_register_sync()
-__import__("orchestrator.cli.doctor", fromlist=["register"]).register(cli)
+_add_groups()
 
 
 def _register_tools() -> None:

@@ -8,8 +8,9 @@ from typing import Any
 import yaml
 
 from orchestrator.config import importing
+from orchestrator.config.book import RecipeBook
 from orchestrator.config.inventory import config_dir
-from orchestrator.config.recipe import Recipe, RecipeBook
+from orchestrator.config.recipe import Recipe
 from orchestrator.config.rules import errors, lint
 from orchestrator.config.settings import Settings
 from orchestrator.errors import ConfigError, LintError

@@ -10,6 +10,7 @@ KINDS = ("recipe", "inventory")
 
 def json_schema(kind: str) -> dict[str, Any]:
     """The JSON Schema of a `recipe` or `inventory` file as written."""
+    # Deferred: the CLI registers `schema` at start-up; building the pydantic models waits until it runs.
     if kind == "recipe":
         from orchestrator.config.recipe import RecipeFile
 

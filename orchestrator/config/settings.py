@@ -14,7 +14,7 @@ from orchestrator.config.yamlsource import load_value
 from orchestrator.errors import ConfigError
 
 if TYPE_CHECKING:
-    from orchestrator.config.recipe import RecipeBook
+    from orchestrator.config.book import RecipeBook
 
 
 FORWARDED_SECRETS = ("HF_TOKEN",)
@@ -33,7 +33,7 @@ class Settings:
     def book(self) -> RecipeBook:
         """The recipe search path (recipe models load only when a command needs them)."""
         # Deferred: node-only commands (drop-caches, status) never pay for building the pydantic recipe models.
-        from orchestrator.config.recipe import RecipeBook, recipe_dirs
+        from orchestrator.config.book import RecipeBook, recipe_dirs
 
         return RecipeBook(recipe_dirs(self.recipes_dir))
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.config.book import RecipeBook
 from orchestrator.config.inventory import Inventory, load_inventory
 from orchestrator.config.paths import builtin_dir
-from orchestrator.config.recipe import RecipeBook
 from tests.isolation import isolated, write  # noqa: F401 - fixtures shared with the other suite
 
 REPO = Path(__file__).resolve().parents[2]

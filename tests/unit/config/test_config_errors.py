@@ -6,8 +6,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from orchestrator.config.book import RecipeBook
 from orchestrator.config.inventory import load_inventory
-from orchestrator.config.recipe import RecipeBook
 from orchestrator.errors import ConfigError, TopologyError
 from orchestrator.plan import planner
 from orchestrator.plan.topology import Role, Topology, assign

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from orchestrator.config import rules
-from orchestrator.config.recipe import Recipe, RecipeBook, merge
+from orchestrator.config.book import RecipeBook
+from orchestrator.config.recipe import Recipe, merge
 from orchestrator.errors import ConfigError
 
 CLEAN: dict[str, Any] = {

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from orchestrator.config.book import RecipeBook, recipe_dirs
 from orchestrator.config.paths import builtin_dir
-from orchestrator.config.recipe import RecipeBook, recipe_dirs, with_overrides
+from orchestrator.config.recipe import with_overrides
 from orchestrator.errors import ConfigError
 
 BASE = """

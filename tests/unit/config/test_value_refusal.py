@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.config.book import RecipeBook
 from orchestrator.config.inventory import load_inventory
-from orchestrator.config.recipe import RecipeBook
 from orchestrator.errors import ConfigError
 
 RECIPE_LINES = {  # key path -> (line number, yaml line template with {v})

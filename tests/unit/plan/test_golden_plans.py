@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.config.book import RecipeBook
 from orchestrator.config.inventory import load_inventory
 from orchestrator.config.paths import builtin_dir
-from orchestrator.config.recipe import RecipeBook
 from orchestrator.plan import planner
 from orchestrator.plan.data import Plan
 from orchestrator.plan.show import plan_to_dict

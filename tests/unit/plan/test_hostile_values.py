@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from orchestrator.config.book import RecipeBook
 from orchestrator.config.inventory import load_inventory
-from orchestrator.config.recipe import RecipeBook
 from orchestrator.plan import planner
 from orchestrator.plan.data import Plan
 from orchestrator.plan.topology import Topology, assign
