@@ -89,7 +89,22 @@ def _up_plan(settings: Settings, request: UpRequest, deadlines: Deadlines) -> Pl
     return planner.plan_up(request.inventory, request.recipe, request.layout, options)
 
 
+def _warn_sockets(request: UpRequest) -> None:
+    """A cluster whose NCCL cannot use RDMA still runs, over TCP sockets, several times slower: say so up front."""
+    if request.topology is not Topology.CLUSTER:
+        return
+    if request.inventory.defaults.rdma == "off":
+        console.warn("warning: rdma is off in the inventory: NCCL talks over TCP sockets between the Sparks "
+                     "(decode several times slower than over RoCE)")
+        return
+    without = [n.name for n in request.layout.nodes if not n.rdma_devices]
+    if without:
+        console.warn(f"warning: no rdma_dev for {', '.join(without)} in the inventory: NCCL falls back to TCP sockets "
+                     "(much slower); 'sparkctl doctor' lists the active RoCE devices")
+
+
 def _warn_findings(request: UpRequest) -> None:
+    _warn_sockets(request)
     for note in request.recipe.notes:
         if ": mapped: " not in note and ": format: " not in note:
             console.warn(f"note: {note}")

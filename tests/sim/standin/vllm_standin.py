@@ -31,6 +31,7 @@ from standin_flags import (
 )
 from standin_log import fail, log
 from standin_model import Snapshot, fetch_config, load_weights
+from standin_nccl import decode_tps
 from standin_rendezvous import join_ranks
 
 NEVER_READY_CAP_S = 86400.0
@@ -151,7 +152,7 @@ def server_state(args: argparse.Namespace) -> ServerState:
         max_model_len=args.max_model_len,
         api_key=args.api_key or os.environ.get("VLLM_API_KEY") or None,
         prefill_tps=env_float("VLLM_STANDIN_PREFILL_TPS", 2000),
-        decode_tps=env_float("VLLM_STANDIN_DECODE_TPS", 50),
+        decode_tps=decode_tps(args),
         hits_file=Path(hits) if hits else None,
         port=args.port,
         started=time.time(),
