@@ -52,3 +52,13 @@ def check_model_cache(report: Report, recipe: Recipe) -> None:
                           f"and copy it over the fabric with 'sparkctl models sync RECIPE' (RECIPE: {recipe.name}, or its "
                           f"file {recipe.source}; add -e HF_TOKEN for a gated model), or run up with --setup, which does "
                           "the same first")
+
+
+def unread_env(report: Report, recipe: Recipe) -> list[str]:
+    """The recipe's VLLM_* variables that the image's vLLM does not read (it would ignore them)."""
+    for facts in report.facts("preflight").values():
+        listed = facts.get("vllm_env")
+        if listed and listed != "unknown":
+            known = set(listed.split())
+            return sorted(name for name in recipe.env if name.startswith("VLLM_") and name not in known)
+    return []

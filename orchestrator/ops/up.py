@@ -18,7 +18,7 @@ from orchestrator.ops import proxy
 from orchestrator.ops.credentials import credentials
 from orchestrator.ops.failures import save_failure_logs
 from orchestrator.ops.health import run_probes, verdict
-from orchestrator.ops.preflight import RANK_FLAGS, check_image_flags, check_model_cache
+from orchestrator.ops.preflight import RANK_FLAGS, check_image_flags, check_model_cache, unread_env
 from orchestrator.plan import planner
 from orchestrator.plan.data import Deployment, Plan
 from orchestrator.plan.show import plan_text, plan_to_dict
@@ -184,6 +184,9 @@ def _checked_run(current: Session, plan: Plan, recipe: Recipe, report: Report) -
     current.run(Plan(plan.action, plan.phases[:1], plan.deployment), report)
     check_model_cache(report, recipe)
     check_image_flags(report, recipe, RANK_FLAGS if plan.deployment.backend == "mp" else ())
+    for name in unread_env(report, recipe):
+        console.warn(f"warning: recipe '{recipe.name}' sets {name}, which the vLLM in image {recipe.container} does not "
+                     "read (it has no effect there); remove it, or use the flag that replaced it")
     return current.run(Plan(plan.action, plan.phases[1:], plan.deployment), report)
 
 

@@ -158,3 +158,15 @@ def test_a_cold_cache_is_refused_in_preflight_naming_the_fix(spark):
         assert result.returncode == 2 and spark.no_containers_anywhere()
     finally:
         seed_catalog([node])
+
+
+def test_the_images_own_vllm_refuses_a_removed_flag_and_flags_an_unread_variable(spark, tmp_path):
+    recipe = tmp_path / "old-habits.yaml"
+    recipe.write_text("extends: nemotron-3-nano-nvfp4\nenv:\n  VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8: '1'\n")
+    started = time.monotonic()
+    refused = spark.run("up", "solo", str(recipe), "--set", "swap-space=4")
+    assert time.monotonic() - started < 10, "refused in preflight, before any container or model load"
+    assert_failed(refused, "the vLLM in image vllm-node has no --swap-space")
+    assert refused.returncode == 2 and spark.no_containers_anywhere()
+    served = spark.run("up", "solo", str(recipe), check=True, timeout=300)
+    assert "sets VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8, which the vLLM in image vllm-node does not read" in served.stderr

@@ -79,6 +79,15 @@ def recipe_tags(recipes_dir: Path = RECIPES_DIR) -> list[str]:
     return sorted(normalize_tag(tag) for tag in tags if tag)
 
 
+# `import vllm.envs` answers like the real module: the VLLM_* variables the image's vLLM reads.
+VLLM_ENVS = b"""import sys
+sys.path.insert(0, "/opt/standin")
+from standin_flags import image_table
+
+environment_variables = {name: None for name in image_table()["env_vars"]}
+"""
+
+
 def standin_files() -> list[Path]:
     """List the stand-in's source files in a stable order."""
     return sorted(STANDIN_DIR.glob("*.py"))
@@ -315,6 +324,10 @@ def standin_layer_bytes(wheels: list[Path] = ()) -> bytes:
         for path in table_files():
             add_member(archive, f"opt/standin/vllm_flags/{path.name}", path.read_bytes(), 0o644)
         add_member(archive, "usr/local/bin/vllm", LAUNCHER, 0o755)
+        for directory in (f"{SITE_PACKAGES}/vllm",):
+            add_member(archive, directory, None, 0o755)
+        add_member(archive, f"{SITE_PACKAGES}/vllm/__init__.py", b"", 0o644)
+        add_member(archive, f"{SITE_PACKAGES}/vllm/envs.py", VLLM_ENVS, 0o644)
         for wheel in wheels:
             add_wheel(archive, wheel)
     return buffer.getvalue()

@@ -6,7 +6,7 @@ import pytest
 
 from orchestrator.config.recipe import Recipe
 from orchestrator.errors import ConfigError
-from orchestrator.ops.preflight import check_image_flags, check_model_cache, unknown_flags
+from orchestrator.ops.preflight import check_image_flags, check_model_cache, unknown_flags, unread_env
 from orchestrator.remote.executor import Report
 from orchestrator.remote.transport import Result
 
@@ -56,3 +56,11 @@ def test_a_model_present_everywhere_passes():
     report = Report()
     report.results["preflight"] = [Result("spark1", 0, "model=ok\n", "", 0.1)]
     check_model_cache(report, recipe())
+
+
+def test_a_vllm_variable_the_image_does_not_read_is_named():
+    report = Report()
+    report.results["preflight"] = [Result("spark1", 0, "vllm_env=VLLM_API_KEY VLLM_USE_DEEP_GEMM\n", "", 0.1)]
+    env = {"VLLM_USE_DEEP_GEMM": "0", "VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8": "1", "TIKTOKEN_RS_CACHE_DIR": "/x"}
+    r = Recipe.model_validate({"name": "r", "model": "m", "container": "vllm-node", "env": env})
+    assert unread_env(report, r) == ["VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8"]
