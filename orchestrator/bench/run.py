@@ -17,7 +17,7 @@ from orchestrator.bench.http import http_json, http_problem
 from orchestrator.bench.report import compare_tables
 from orchestrator.config import keys
 from orchestrator.config.inventory import Node, find_inventory
-from orchestrator.errors import ConfigError, ExecutionError, SparkctlError
+from orchestrator.errors import ConfigError, ExecutionError, PartialFailure, SparkctlError
 from orchestrator.plan.data import Phase, Plan, Step
 from orchestrator.plan.templates import render
 from orchestrator.remote.session import session
@@ -176,10 +176,15 @@ def run_bench(settings, request: Request) -> None:
     """Measure the running deployment through an SSH tunnel to its endpoint and store the run."""
     inventory = settings.load_inventory()
     with session(settings, inventory) as current:
-        target = find_target(current.containers(inventory.nodes))
+        target = find_target(current.containers(inventory.nodes, tolerant=True))
         node, port = _endpoint_node(target, inventory)
         with current.transport.forward(node, port) as local:
             _measure(settings, request, current, target, f"http://127.0.0.1:{local}/v1")
+    if current.unreachable:
+        # The endpoint answered and the run is stored; the nodes that did not are named, exit 4.
+        listed = ", ".join(sorted(current.unreachable))
+        raise PartialFailure(f"bench: measured the endpoint, but {listed} could not be reached to read "
+                             "their containers")
 
 
 def _measure(settings, request: Request, current, target: Target, url: str) -> None:

@@ -7,6 +7,7 @@ import threading
 from orchestrator.config.inventory import Node
 from orchestrator.config.settings import Settings
 from orchestrator.errors import SparkctlError
+from orchestrator.ops.partial import raise_if_partial
 from orchestrator.plan.argv import LABEL
 from orchestrator.plan.templates import render
 from orchestrator.remote.session import Session, session
@@ -31,6 +32,7 @@ def logs(settings: Settings, node_name: str | None, follow: bool, tail: int) -> 
         except KeyboardInterrupt:
             stop.set()
             console.warn("detached; the containers keep running")
+    raise_if_partial("logs", current.unreachable, "their logs are shown once they answer")
 
 
 def _print_stream(current: Session, node: Node, script: str, stop: threading.Event) -> None:
@@ -38,4 +40,5 @@ def _print_stream(current: Session, node: Node, script: str, stop: threading.Eve
         for line in current.transport.stream(node, script, stop):
             console.info(f"{node.name} | {line}")
     except SparkctlError as exc:
+        current.unreachable[node.name] = str(exc)
         console.warn(f"{node.name} | {exc}")

@@ -125,10 +125,17 @@ def test_a_lock_left_by_a_cut_off_sparkctl_is_named_and_cleared(spark):
     assert "no sparkctl holds the lock" in spark.run("unlock", "spark1", check=True).stdout
 
 
-def test_with_a_node_cut_the_others_are_still_served(spark):
+def test_with_a_node_cut_the_others_are_still_served(bench_env):
+    spark, tokenizer = bench_env
     spark.run("up", "solo", SOLO_RECIPE, check=True)
     spark.cluster.cut(2)
     try:
+        logs = spark.run("logs", "--tail", "5")
+        assert logs.returncode == 4 and "spark1 | vllm | " in logs.stdout and "spark2" in logs.stderr
+        bench = spark.run("--json", "bench", "--pp", "128", "--tg", "4", "--concurrency", "1", "--runs", "1",
+                          "--tokenizer", str(tokenizer), timeout=300)
+        assert bench.returncode == 4 and "spark2 could not be reached" in bench.stderr, bench.stderr
+        assert json.loads(bench.stdout[bench.stdout.rindex('{\n  "id"'):])["status"] == "complete"
         status = spark.run("--json", "status")
         assert status.returncode == 4, status.stderr
         rows = {row["node"]: row for row in json.loads(status.stdout)}

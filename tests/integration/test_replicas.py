@@ -99,3 +99,14 @@ def test_up_replicas_behind_litellm_spreads_requests_and_guards_the_key(replicas
 
     spark.run("down", check=True)
     assert spark.no_containers_anywhere()
+
+
+def test_a_replica_crashing_while_it_loads_fails_up_replicas_at_once(replicas):
+    _cluster, spark = replicas
+    started = time.monotonic()
+    failed = spark.run("up", "replicas", RECIPE, "-e", "VLLM_STANDIN_FAULT=crash-during-load", timeout=300)
+    took = time.monotonic() - started
+    print(f"up replicas with a replica crashing during load failed after {took:.1f}s (readiness deadline 1200 s)")
+    assert failed.returncode == 5 and "phase readiness failed on spark" in failed.stderr, failed.stderr
+    assert "rolled back" in failed.stderr and spark.no_containers_anywhere()
+    assert took < 60, "the first replica that fails ends the readiness phase for all"
