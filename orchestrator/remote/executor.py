@@ -102,6 +102,10 @@ class Executor:
         return [collected[i] for i in range(len(phase.steps))]
 
     def _collect(self, phase: Phase, outcomes: queue.Queue) -> dict[int, object]:
+        """Every step's outcome; after the first real failure, the others get FAILURE_GRACE to report theirs.
+
+        A Cancelled step only says it stopped because of another: it neither starts the grace nor hides the cause.
+        """
         collected: dict[int, object] = {}
         failed_at = None
         while len(collected) < len(phase.steps):
@@ -112,12 +116,13 @@ class Executor:
             except queue.Empty:
                 continue
             collected[index] = outcome
-            if isinstance(outcome, BaseException) and not phase.tolerant and failed_at is None:
+            if _is_failure(outcome) and not phase.tolerant and failed_at is None:
                 failed_at = time.monotonic()
-        errors = [o for o in collected.values() if isinstance(o, BaseException) and not isinstance(o, Cancelled)]
-        if errors and not phase.tolerant:
+                self.cancel.set()
+        failures = [o for o in collected.values() if isinstance(o, BaseException)]
+        if failures and not phase.tolerant:
             self.cancel.set()
-            raise _combine(errors)
+            raise _combine([e for e in failures if _is_failure(e)] or failures[:1])
         return collected
 
     def _script(self, phase: Phase, step: Step) -> Result:
@@ -208,6 +213,11 @@ def _as_failed_result(outcome, step: Step) -> Result:
     if isinstance(outcome, BaseException):
         raise outcome
     return outcome
+
+
+def _is_failure(outcome: object) -> bool:
+    """An exception that is a cause, not a step stopping because another failed."""
+    return isinstance(outcome, BaseException) and not isinstance(outcome, Cancelled)
 
 
 def _deliver(runner, phase: Phase, step: Step, index: int, outcomes: queue.Queue) -> None:

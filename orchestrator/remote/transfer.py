@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from orchestrator.errors import ExecutionError
+from orchestrator.errors import Cancelled, ExecutionError
 from orchestrator.plan import shell
 from orchestrator.plan.data import Phase
 from orchestrator.plan.transfer import PORT_ENV, TOKEN_ENV, TransferStep
@@ -136,7 +136,7 @@ def _watch(executor, phase: Phase, step: TransferStep, ends: list[End]) -> Resul
         if STOP.is_set():
             raise KeyboardInterrupt
         if FAILED.is_set():
-            raise ExecutionError(f"transfer {step.source} -> {step.node}: stopped, another transfer failed "
+            raise Cancelled(f"transfer {step.source} -> {step.node}: stopped, another transfer failed "
                                  "(what it copied stays; the next run resumes)")
         for end in ends:
             end.poll()
