@@ -222,8 +222,14 @@ def _roll_back(current: Session, deployment: Deployment, reason: str) -> None:
     console.warn(f"up {reason}: tearing down what this run started on {', '.join(deployment.nodes)}")
     try:
         with _confirmed_interrupts():
-            current.run(planner.plan_teardown(nodes, deployment.id, current.settings.templates_dir))
-        console.warn("rolled back: no container of this deployment is left")
+            # Tolerant: a lost node must not stop the removal on the nodes that answer.
+            report = current.run(planner.plan_teardown(nodes, deployment.id, current.settings.templates_dir,
+                                                       tolerant=True))
+        missed = report.failed("teardown")
+        if missed:
+            console.warn(f"rollback incomplete on {', '.join(missed)} (unreachable); run 'sparkctl down' once it answers")
+        else:
+            console.warn("rolled back: no container of this deployment is left")
     except (SparkctlError, KeyboardInterrupt) as exc:
         console.warn(f"rollback incomplete, run 'sparkctl down': {exc or 'abandoned (Ctrl-C twice)'}")
 

@@ -118,7 +118,6 @@ class Executor:
             collected[index] = outcome
             if _is_failure(outcome) and not phase.tolerant and failed_at is None:
                 failed_at = time.monotonic()
-                self.cancel.set()
         failures = [o for o in collected.values() if isinstance(o, BaseException)]
         if failures and not phase.tolerant:
             self.cancel.set()
