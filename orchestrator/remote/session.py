@@ -73,7 +73,7 @@ class Session:
             yield
         finally:
             for hold in held:
-                hold.release()
+                hold.release(wait=not self.transport.is_lost(hold.node))
 
     def close(self) -> None:
         """Close connections and stop progress output."""

@@ -26,6 +26,7 @@ from orchestrator.report.units import human_bytes
 HEARTBEAT = 6.0
 START_WAIT = 8.0
 STOP_WAIT = 1.0
+QUIET = 2.0
 SHOW_EVERY = 2.0
 STOP = threading.Event()
 FAILED = threading.Event()
@@ -104,7 +105,7 @@ def run_step(executor, phase: Phase, step: TransferStep) -> Result:
         raise
     finally:
         for end in ends:
-            _stop(end)
+            _stop(end, wait=_answering(executor.transport, end))
 
 
 def _start(transport, role: str, node, script: str, ends: list[End]) -> End:
@@ -140,7 +141,7 @@ def _watch(executor, phase: Phase, step: TransferStep, ends: list[End]) -> Resul
                                  "(what it copied stays; the next run resumes)")
         for end in ends:
             end.poll()
-            _check(end, step)
+            _check(executor.transport, end, step)
         if time.monotonic() - shown > SHOW_EVERY:
             shown = time.monotonic()
             _show_progress(executor, phase, step, ends[0], shown - started)
@@ -153,11 +154,13 @@ def _watch(executor, phase: Phase, step: TransferStep, ends: list[End]) -> Resul
     return Result(step.node, 0, stdout, "", time.monotonic() - started)
 
 
-def _check(end: End, step: TransferStep) -> None:
+def _check(transport, end: End, step: TransferStep) -> None:
     where = f"transfer {step.source} -> {step.node} over the {step.link} link ({step.target_ip})"
     if end.code not in (None, 0):
         raise ExecutionError(f"{where}: the {end.role} on {end.node.name} failed: {end.said()}")
     if end.code is None and time.monotonic() - end.heard > HEARTBEAT:
+        # Lost for the rest of the run: releasing its lock or stopping its programs must not wait on it.
+        transport.lose(end.node, f"stopped answering over SSH for {HEARTBEAT:g}s")
         raise ExecutionError(f"{where}: {end.node.name} ({end.node.ip}) stopped answering over the management "
                              f"link (SSH) for {HEARTBEAT:g}s")
 
@@ -168,12 +171,20 @@ def _show_progress(executor, phase: Phase, step: TransferStep, receiver: End, se
                         f"{human_bytes(moved / max(seconds, 1e-6))}/s"))
 
 
-def _stop(end: End) -> None:
-    """Closing stdin ends the program at once; a dead link gets STOP_WAIT seconds, not more."""
+def _answering(transport, end: End) -> bool:
+    """Whether the end's node still talks; one silent for QUIET while its program prints twice a second is lost."""
+    if end.code is None and time.monotonic() - end.heard > QUIET:
+        transport.lose(end.node, f"stopped answering over SSH (silent for {time.monotonic() - end.heard:.0f}s)")
+    return not transport.is_lost(end.node.name)
+
+
+def _stop(end: End, wait: bool) -> None:
+    """Closing stdin ends the program at once; a dead link gets STOP_WAIT seconds, a lost node none."""
     if end.channel is None:
         return
     with contextlib.suppress(OSError, EOFError):
         end.channel.shutdown_write()
-        end.channel.status_event.wait(STOP_WAIT)
+        if wait:
+            end.channel.status_event.wait(STOP_WAIT)
     end.channel.close()
 

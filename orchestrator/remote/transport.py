@@ -61,11 +61,13 @@ class Held:
     channel: paramiko.Channel | None
     result: Result
 
-    def release(self) -> None:
-        """Let the held script finish."""
+    def release(self, wait: bool = True) -> None:
+        """Let the held script finish (waiting for it only if the node still answers)."""
         if self.channel is not None:
-            self.channel.shutdown_write()
-            self.channel.status_event.wait(RELEASE_WAIT)
+            with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+                self.channel.shutdown_write()
+                if wait:
+                    self.channel.status_event.wait(RELEASE_WAIT)
             self.channel.close()
             self.channel = None
 
@@ -81,6 +83,10 @@ class Transport(Protocol):
     def hold(self, node: Node, script: str, timeout: float) -> Held: ...
 
     def close(self) -> None: ...
+
+    def lose(self, node: Node, why: str) -> ConnectionFailed: ...
+
+    def is_lost(self, name: str) -> bool: ...
 
 
 def stdin_script(script: str, secrets: dict[str, str] | None) -> str:
@@ -121,9 +127,9 @@ class SSHTransport:
             out, err, timed_out = _drain(channel, timeout, cancel)
             code = -1 if timed_out else channel.recv_exit_status()
         except (paramiko.SSHException, OSError, EOFError) as exc:
-            raise self._lose(node, f"the SSH connection failed: {exc or type(exc).__name__}") from None
+            raise self.lose(node, f"the SSH connection failed: {exc or type(exc).__name__}") from None
         except _Lost:
-            raise self._lose(node, f"stopped answering (no SSH keepalive reply for {LOST_AFTER:g}s)") from None
+            raise self.lose(node, f"stopped answering (no SSH keepalive reply for {LOST_AFTER:g}s)") from None
         finally:
             channel.close()
         return Result(node.name, code, out, err, time.monotonic() - started, timed_out)
@@ -192,9 +198,13 @@ class SSHTransport:
         try:
             return connection.transport.open_session(timeout=CONNECT_TIMEOUT)
         except (paramiko.SSHException, OSError, EOFError) as exc:
-            raise self._lose(node, f"no new SSH session: {exc or type(exc).__name__}") from None
+            raise self.lose(node, f"no new SSH session: {exc or type(exc).__name__}") from None
 
-    def _lose(self, node: Node, why: str) -> ConnectionFailed:
+    def is_lost(self, name: str) -> bool:
+        """Whether the node stopped answering earlier in this invocation."""
+        return name in self._lost
+
+    def lose(self, node: Node, why: str) -> ConnectionFailed:
         """Remember that node is gone for the rest of this invocation; the error to raise."""
         self._lost[node.name] = why
         return ConnectionFailed(f"{node.name} ({node.ip}): {why}")

@@ -90,6 +90,12 @@ class LocalTransport:
         process.stdin.flush()
         return Held(node.name, LocalChannel(process), Result(node.name, 0, "", "", 0.0))
 
+    def is_lost(self, name):
+        return False
+
+    def lose(self, node, why):
+        raise AssertionError(f"{node.name} declared lost: {why}")
+
 
 @pytest.fixture
 def local(tmp_path, write):
