@@ -17,7 +17,7 @@ from orchestrator.report.tables import Column, Fit
 
 # How each column fits 80 terminal columns; the rest are kept whole.
 STATUS_FITS = {"deployment": Fit.LEGEND, "recipe": Fit.WIDE, "hash": Fit.WIDE, "health": Fit.TEXT,
-               "endpoint": Fit.LEGEND, "backends": Fit.TEXT}
+               "endpoint": Fit.LEGEND, "backends": Fit.TEXT, "restarted": Fit.TEXT}
 
 
 def status(settings: Settings, show_key: bool = False) -> None:
@@ -62,17 +62,28 @@ def _endpoint_key(live: list[Container]) -> str:
 def _unreachable_row(node: str, why: str) -> dict[str, str]:
     first = why.splitlines()[0] if why else "no answer"
     return {"node": node, "deployment": "", "role": "", "recipe": "", "hash": "", "container": "unreachable",
-            "health": first, "endpoint": "", "backends": ""}
+            "restarted": "", "health": first, "endpoint": "", "backends": ""}
+
+
+def _restarted(container: Container) -> str:
+    """When docker last started the container again by itself (and how often its policy did), or ''."""
+    when = container.restarted
+    if not when:
+        return ""
+    shown = f"{when[:10]} {when[11:19]} UTC" if len(when) >= 19 else when
+    return f"{shown} (restarts: {container.restarts})" if container.restarts else shown
 
 
 def _status_row(container: Container, health: dict[tuple[str, str], str], leftover: bool) -> dict[str, str]:
     labels = container.labels
     shown_health = health.get((container.node, container.name), "-")
-    if leftover and shown_health in ("-", "ready"):
+    if container.coming_back:
+        shown_health = "restarting: docker starts it again (restart policy)"
+    elif leftover and shown_health in ("-", "ready"):
         shown_health = "leftover: the rest of its deployment is gone; 'sparkctl down' (or the next up) removes it"
     shown = labels.get("sparkctl.role") in (*SERVING_ROLES, ProxyRole.PROXY)
     endpoint = labels.get(API_LABEL) or labels.get("sparkctl.endpoint", "")
     return {"node": container.node, "deployment": container.deployment, "role": labels.get("sparkctl.role", ""),
             "recipe": labels.get("sparkctl.recipe", ""), "hash": labels.get("sparkctl.recipe-hash", "")[:12],
-            "container": container.state, "health": shown_health,
+            "container": container.state, "restarted": _restarted(container), "health": shown_health,
             "endpoint": endpoint if shown else ""}

@@ -101,13 +101,13 @@ def rank_flags(nnodes: int, rank: int, master: Node, master_port: int) -> list[s
 
 
 def ray_head(node: Node, ray_port: int) -> list[str]:
-    """Ray head on the fabric address, as the container's main process."""
+    """Ray head on the fabric address, started in the background by the head's entry script before `vllm serve`."""
     return ["ray", "start", "--head", "--port", str(ray_port), "--node-ip-address", node.ray_ip,
-            "--include-dashboard", "false", "--disable-usage-stats", "--block"]
+            "--include-dashboard", "false", "--disable-usage-stats"]
 
 
 def ray_worker(node: Node, head: Node, ray_port: int) -> list[str]:
-    """Ray worker joining the head over the fabric link, as the container's main process."""
+    """Ray worker joining the head over the fabric link, run (and watched) by the worker's entry script."""
     return ["ray", "start", "--address", f"{url_host(head.ray_ip)}:{ray_port}", "--node-ip-address", node.ray_ip,
             "--disable-usage-stats", "--block"]
 
@@ -189,14 +189,15 @@ def volume_options(inventory: Inventory, recipe: Recipe) -> tuple[list[shell.She
 MOD_ROOT = "/opt/sparkctl/mods"
 MODS_CACHE = "~/.cache/sparkctl/mods"
 # eugr's contract: each mod is copied to /workspace/mods/<name> and its run.sh runs there, in recipe order,
-# with WORKSPACE_DIR set to the image's working directory, from which the server then starts.
+# with WORKSPACE_DIR set to the image's working directory, from which the server then starts. A container restarted
+# by docker keeps its files: mods it already applied are not applied again (a patch would not apply twice).
 MOD_RUNNER = (
-    'set -e; wd=$PWD; mkdir -p /workspace/mods; '
+    'set -e; wd=$PWD; mkdir -p /workspace/mods; if [ ! -e /workspace/mods/.sparkctl-applied ]; then '
     f'for dir in {MOD_ROOT}/*/; do name=$(basename "$dir"); name=${{name#*-}}; '
     'rm -rf "/workspace/mods/$name"; cp -r "$dir" "/workspace/mods/$name"; echo "sparkctl: applying mod $name"; '
     '(cd "/workspace/mods/$name" && chmod +x run.sh && WORKSPACE_DIR="$wd" ./run.sh) '
     '|| { echo "sparkctl: mod $name failed" >&2; exit 1; }; '
-    'done; cd "$wd"; exec "$@"'
+    'done; touch /workspace/mods/.sparkctl-applied; fi; cd "$wd"; exec "$@"'
 )
 
 

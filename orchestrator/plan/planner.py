@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from orchestrator.config.inventory import Inventory, Node
 from orchestrator.config.values import url_host
-from orchestrator.plan import argv, probes, proxy
+from orchestrator.plan import argv, entry, probes, proxy
 from orchestrator.plan.argv import CONTAINER, LABEL
 from orchestrator.plan.data import Deployment, Gate, Phase, PhaseKind, Plan, Readiness, Step
 from orchestrator.plan.hfcache import repo_dir
@@ -19,9 +19,12 @@ from orchestrator.plan.topology import Layout, Role, Topology
 if TYPE_CHECKING:
     from orchestrator.config.recipe import Recipe
 
-GO_STATUS = '{"name":{{json .Name}},"state":{{json .State.Status}},"labels":{{json .Config.Labels}}}'
+GO_STATUS = ('{"name":{{json .Name}},"state":{{json .State.Status}},"labels":{{json .Config.Labels}},'
+             '"restarts":{{.RestartCount}},"started":{{json .State.StartedAt}},"finished":{{json .State.FinishedAt}}}')
 READY_DEADLINE = 20 * 60.0
 GATE_DEADLINE = 180.0
+# The head's own wait for its members ends a moment after the gate's (it polls as often).
+SERVE_START = 60.0
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,15 @@ class _UpBuilder:
         if self.layout.topology is Topology.REPLICAS:
             phases = proxy.ProxyPlanner(self.inventory, self.layout.nodes, self.deployment, self.options.templates_dir,
                                         self.options.ready_deadline, self.api_port).add_to(phases)
-        return phases
+        return (*phases, self._restart_policy())
+
+    def _restart_policy(self) -> Phase:
+        """Only a deployment that answered gets docker's restart policy: a crash while loading fails `up` instead."""
+        script = render("restart_policy", self.options.templates_dir, filter=f"label={LABEL}={self.deployment.id}",
+                        policy=entry.RESTART_POLICY, go_policy="{{.Name}} {{.HostConfig.RestartPolicy.Name}}")
+        steps = tuple(Step(n.name, f"restart the containers after a crash or reboot ({entry.RESTART_POLICY})",
+                           script, 60) for n in self.layout.nodes)
+        return Phase("restart-policy", "Restart policy", steps)
 
     def _step(self, node: Node, description: str, template: str, timeout: float, **context) -> Step:
         script = render(template, self.options.templates_dir, **context)
@@ -160,16 +171,20 @@ class _UpBuilder:
         return argv.rdma_options(node, self.inventory) if self.layout.topology is Topology.CLUSTER else []
 
     def _ray_head(self) -> Phase:
+        """The head's main process starts Ray, waits for the members, then execs vllm serve (see plan/entry.py)."""
         head = self.layout.entry
-        step = self._container_step(head, Role.HEAD, argv.ray_head(head, self.defaults.ray_port),
-                                    f"start Ray head on {head.ray_ip}")
+        serve = argv.vllm_serve(self.recipe, self.api_port, distributed=True)
+        command = entry.ray_head_command(head, self.layout.nodes, self.recipe.gpus, self.defaults.ray_port,
+                                         self.options.gate_deadline, serve, self.options.templates_dir)
+        step = self._container_step(head, Role.HEAD, command, f"start Ray head on {head.ray_ip}")
         return Phase("ray-head", "Ray head", (step,))
 
     def _ray_workers(self) -> Phase:
         head = self.layout.entry
         steps = tuple(
-            self._container_step(a.node, Role.WORKER, argv.ray_worker(a.node, head, self.defaults.ray_port),
-                                 f"start Ray worker on {a.node.ray_ip}, joining {head.ray_ip}")
+            self._container_step(a.node, Role.WORKER, entry.ray_worker_command(
+                a.node, head, self.defaults.ray_port, self.options.gate_deadline, self.options.templates_dir),
+                f"start Ray worker on {a.node.ray_ip}, joining {head.ray_ip}")
             for a in self.layout.assignments if a.role is Role.WORKER
         )
         return Phase("ray-workers", "Ray workers", steps)
@@ -213,9 +228,10 @@ class _UpBuilder:
         return Phase("rank-gate", "vLLM rendezvous", (Step(**{**step.__dict__, "gate": gate}),), kind=PhaseKind.GATE)
 
     def _serve_on_head(self) -> Phase:
+        """The head's entry script starts vllm serve once the gate's members are in: see that it did."""
         head = self.layout.entry
-        command = argv.vllm_serve(self.recipe, self.api_port, distributed=True)[1:]
-        step = self._step(head, "start vllm serve on the head", "serve", 60, container=CONTAINER, command=command)
+        step = self._step(head, "see the head start vllm serve", "serve", int(SERVE_START) + 30, container=CONTAINER,
+                          mark=entry.SERVING_MARK, go_state="{{.State.Status}}", deadline=int(SERVE_START))
         return Phase("serve", "vLLM serve", (step,))
 
     def _start_all_serving(self) -> Phase:

@@ -20,6 +20,9 @@ class Container:
     name: str
     state: str
     labels: dict[str, str]
+    restarts: int = 0
+    started: str = ""
+    finished: str = ""
 
     @property
     def deployment(self) -> str:
@@ -31,6 +34,19 @@ class Container:
         """Whether docker says it is running."""
         return self.state == "running"
 
+    @property
+    def restarted(self) -> str:
+        """When docker last started the container again (restart policy, or its engine back after a reboot), else ''."""
+        # RestartCount counts only the policy's restarts; a start after a reboot leaves only a finish time behind.
+        if not self.restarts and (not self.finished or self.finished.startswith("0001-")):
+            return ""
+        return self.started
+
+    @property
+    def coming_back(self) -> bool:
+        """Whether docker is about to start it again (its restart policy's back-off): down, but not gone."""
+        return self.state == "restarting"
+
 
 def parse_containers(result: Result) -> list[Container]:
     """Containers from a status probe (one JSON object per line)."""
@@ -38,7 +54,9 @@ def parse_containers(result: Result) -> list[Container]:
     for line in result.stdout.splitlines():
         if line.startswith("{"):
             row = json.loads(line)
-            containers.append(Container(result.node, row["name"].lstrip("/"), row["state"], row["labels"] or {}))
+            containers.append(Container(result.node, row["name"].lstrip("/"), row["state"], row["labels"] or {},
+                                        int(row.get("restarts") or 0), row.get("started") or "",
+                                        row.get("finished") or ""))
     return containers
 
 
@@ -59,7 +77,7 @@ def leftovers(containers: list[Container], unknown: set[str] = frozenset()) -> s
     for deployment, members in deployments(containers).items():
         expected = set(filter(None, members[0].labels.get("sparkctl.nodes", "").split(",")))
         missing = expected - {c.node for c in members} - set(unknown)
-        if missing or not all(c.running for c in members):
+        if missing or not all(c.running or c.coming_back for c in members):
             broken.add(deployment)
     return broken
 

@@ -32,7 +32,8 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--port22-only", action="store_true", help="this host reaches the nodes on TCP 22 only")
     commands.add_parser("down", help="stop the cluster and remove everything it made")
     commands.add_parser("status", help="show each node and whether it runs")
-    for name, text in (("kill", "crash a node"), ("boot", "start a killed node again")):
+    for name, text in (("kill", "crash a node"), ("boot", "start a killed node again"),
+                       ("kill-serve", "crash only the node's vllm serve process (SIGKILL)")):
         commands.add_parser(name, help=text).add_argument("node", help="index (2) or name (spark2)")
     for name, text in (("cut", "make a node unreachable"), ("heal", "undo cut")):
         fault = commands.add_parser(name, help=text)
@@ -66,7 +67,7 @@ def execute(args: argparse.Namespace) -> str:
         return f"{args.command}: {cluster.node(args.node).name} ({args.net})"
     if args.command == "fault":
         return inject(cluster, args)
-    getattr(cluster, args.command)(args.node)
+    getattr(cluster, args.command.replace("-", "_"))(args.node)
     return f"{args.command}: {cluster.node(args.node).name}"
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -128,6 +130,19 @@ class Cluster:
             state.pids[node.index] = nodes.start(node, self.layout, state.docker, self.options)
             state.save(self.layout)
             nodes.wait_ready(node, state.pids[node.index], state.docker)
+
+    def kill_serve(self, ref: NodeRef) -> int:
+        """Crash the server only: SIGKILL every `vllm serve` process on a node (the node and its docker live on).
+
+        Returns how many were killed; none running is an error (the test meant to kill one)."""
+        node = self.node(ref)
+        victims = nodes.serve_pids(network.netns_inode(node.netns) or 0)
+        if not victims:
+            raise SimError(f"no vllm serve process runs on {node.name}")
+        for pid in victims:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        return len(victims)
 
     def cut(self, ref: NodeRef, net: str = Net.BOTH) -> None:
         """Make a node unreachable on a network: its host-side veth goes down."""

@@ -177,6 +177,22 @@ def pids_in_netns(inode: int) -> list[int]:
     return found
 
 
+def serve_pids(inode: int) -> list[int]:
+    """Host PIDs of the `vllm serve` processes (the stand-in, or any vllm) in the network namespace with this inode.
+
+    Only the server itself: argv[0] (or the interpreter's script, argv[1]) is `vllm` and the next word `serve`, so
+    a shell whose arguments merely mention `vllm serve` (a container's entry script) is not one of them."""
+    found = []
+    for pid in pids_in_netns(inode):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if any(Path(argv[i]).name == "vllm" and argv[i + 1:i + 2] == ["serve"] for i in range(min(2, len(argv)))):
+            found.append(pid)
+    return found
+
+
 def _tail(path: Path, lines: int = 15) -> str:
     """The last lines of a log file, for error messages."""
     try:
