@@ -28,7 +28,8 @@ def _serve_words(step: dict) -> list[str]:
 
 def test_mp_starts_rank_0_then_the_headless_ranks_then_waits_for_the_rendezvous(sparkctl):
     plan = _plan(sparkctl, "cluster", "openai-gpt-oss-120b-cluster", "--backend", "mp")
-    assert [p["name"] for p in plan["phases"]] == ["preflight", "drop-caches", "rank-0", "ranks", "rank-gate", "readiness"]
+    assert [p["name"] for p in plan["phases"]] == ["preflight", "drop-caches", "rank-0", "ranks", "rank-gate", "readiness",
+                                                   "restart-policy"]
     assert plan["deployment"]["backend"] == "mp" and ".cluster-mp." in plan["deployment"]["id"]
     head, worker = plan["phases"][2]["steps"][0], plan["phases"][3]["steps"][0]
     assert _serve_words(head)[-8:] == ["--nnodes", "2", "--node-rank", "0", "--master-addr", "192.168.100.10",

@@ -76,7 +76,7 @@ def test_dry_run_with_unroutable_nodes_is_instant(sparkctl, write, no_network):
 
 def test_every_phase_is_shown(cluster_plan):
     assert list(_sections(cluster_plan.out)) == ["Preflight", "Drop page cache", "Ray head", "Ray workers",
-                                                 "Ray membership", "vLLM serve", "Readiness"]
+                                                 "Ray membership", "vLLM serve", "Readiness", "Restart policy"]
 
 
 def test_caches_dropped_on_both_nodes(cluster_plan):
@@ -99,28 +99,35 @@ def test_container_start_has_all_mounts_and_fabric_env(cluster_plan, phase, node
     assert "vllm-node-mxfp4" in tokens
 
 
+def _entry(lines: list[str]) -> tuple[list[str], list[str]]:
+    """A Ray container's entry: the words of its `sh -c` script, and the command the script ends in."""
+    tokens = _tokens(lines, "docker run")
+    entry = tokens[tokens.index("--entrypoint"):]
+    assert entry[:4] == ["--entrypoint", "sh", "vllm-node-mxfp4", "-c"]
+    return shlex.split(entry[4]), entry[7:]
+
+
 def test_ray_head_on_node1_fabric_ip(cluster_plan):
     [(_, lines)] = _sections(cluster_plan.out)["Ray head"]
-    tokens = _tokens(lines, "docker run")
-    ray = tokens[tokens.index("--entrypoint"):]
-    assert ray == ["--entrypoint", "ray", "vllm-node-mxfp4",
-                   "start", "--head", "--port", "6379", "--node-ip-address", "192.168.100.10",
-                   "--include-dashboard", "false", "--disable-usage-stats", "--block"]
+    script, then = _entry(lines)
+    ray = script[script.index("ray"):script.index("||")]
+    assert ray == ["ray", "start", "--head", "--port", "6379", "--node-ip-address", "192.168.100.10",
+                   "--include-dashboard", "false", "--disable-usage-stats"]
+    assert then[:2] == ["vllm", "serve"], "the head's main process ends in vllm serve"
 
 
 def test_ray_worker_on_node2_joins_head_fabric_ip(cluster_plan):
     [(_, lines)] = _sections(cluster_plan.out)["Ray workers"]
-    tokens = _tokens(lines, "docker run")
-    ray = tokens[tokens.index("--entrypoint"):]
-    assert ray == ["--entrypoint", "ray", "vllm-node-mxfp4",
-                   "start", "--address", "192.168.100.10:6379", "--node-ip-address", "192.168.100.11",
-                   "--disable-usage-stats", "--block"]
+    script, then = _entry(lines)
+    assert "192.168.100.10" in script and "6379" in script, "the worker waits for the head's port"
+    assert then == ["ray", "start", "--address", "192.168.100.10:6379", "--node-ip-address", "192.168.100.11",
+                    "--disable-usage-stats", "--block"]
 
 
 def test_vllm_serve_on_head(cluster_plan):
-    [(node, lines)] = _sections(cluster_plan.out)["vLLM serve"]
+    [(node, lines)] = _sections(cluster_plan.out)["Ray head"]
     assert node == "GoldFinger"
-    tokens = _tokens(lines, "docker exec")
+    tokens = _tokens(lines, "docker run")
     serve = tokens[tokens.index("serve"):]
     assert serve[:2] == ["serve", "openai/gpt-oss-120b"]
     joined = " ".join(serve)
@@ -138,7 +145,7 @@ def test_every_command_whole_on_one_line(cluster_plan):
     for section in _sections(cluster_plan.out).values():
         for _, lines in section:
             docker_runs = [line for line in lines if line.startswith("docker run -d")]
-            assert all(" --entrypoint ray vllm-node-mxfp4 start " in line for line in docker_runs)
+            assert all(" --entrypoint sh vllm-node-mxfp4 -c " in line for line in docker_runs)
 
 
 def test_plan_json_matches_dry_run_content(sparkctl):
@@ -147,7 +154,7 @@ def test_plan_json_matches_dry_run_content(sparkctl):
     assert data["action"] == "up"
     assert data["deployment"]["nodes"] == ["GoldFinger", "GoldFinger2"]
     assert [p["name"] for p in data["phases"]] == ["preflight", "drop-caches", "ray-head", "ray-workers",
-                                                   "ray-gate", "serve", "readiness"]
+                                                   "ray-gate", "serve", "readiness", "restart-policy"]
     gate = data["phases"][4]["steps"][0]["gate"]
     assert gate["expected_ips"] == ["192.168.100.10", "192.168.100.11"] and gate["min_gpus"] == 2
 
@@ -162,7 +169,7 @@ def test_solo_plan_json(sparkctl):
 
 def test_dry_run_timeout_sets_the_readiness_deadline(sparkctl):
     data = json.loads(sparkctl("--json", "up", "solo", "gpt-oss-20b", "--dry-run", "--timeout", "42").out)
-    assert data["phases"][-1]["steps"][0]["readiness"]["deadline"] == 42
+    assert data["phases"][-2]["steps"][0]["readiness"]["deadline"] == 42
 
 
 def test_nodes_option_picks_the_solo_node(sparkctl):

@@ -177,7 +177,7 @@ def test_force_overrides_lint_error_and_warns(sparkctl, write, tmp_path):
     outcome = sparkctl("--recipes-dir", str(tmp_path / "mine"), "up", "cluster", "broken", "--dry-run", "--force")
     assert outcome.code == 0
     assert "error: enforce-eager-tp:" in outcome.err
-    assert "--entrypoint ray vllm-node-mxfp4 start --head" in outcome.out
+    assert "--entrypoint sh vllm-node-mxfp4 -c" in outcome.out and "ray start --head" in outcome.out
 
 
 def test_set_can_fix_a_lint_error(sparkctl, write, tmp_path):

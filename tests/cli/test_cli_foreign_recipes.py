@@ -25,11 +25,11 @@ def _plan(sparkctl, *args: str) -> dict:
 
 
 def _serve_argv(plan: dict) -> list[str]:
-    """The `vllm serve ...` words the plan starts, whichever way (container command or exec on the head)."""
+    """The `vllm serve ...` words the plan starts, whichever way (the container's command, or the Ray head's)."""
     import shlex
 
     for phase in plan["phases"]:
-        if phase["name"] != "serve":
+        if phase["name"] not in ("serve", "ray-head") or "docker run" not in phase["steps"][0]["script"]:
             continue
         words = shlex.split(phase["steps"][0]["script"].splitlines()[-1])
         start = words.index("serve") if "--entrypoint" not in words else words.index("serve", words.index("--entrypoint"))

@@ -105,12 +105,13 @@ def test_plans_are_deterministic():
 def test_cluster_phases_in_order():
     plan = _up_plan("openai-gpt-oss-120b-cluster", Topology.CLUSTER)
     names = [phase.name for phase in plan.phases]
-    assert names == ["preflight", "drop-caches", "ray-head", "ray-workers", "ray-gate", "serve", "readiness"]
+    assert names == ["preflight", "drop-caches", "ray-head", "ray-workers", "ray-gate", "serve", "readiness",
+                     "restart-policy"]
 
 
 def test_solo_phases_in_order():
     plan = _up_plan("openai-gpt-oss-120b", Topology.SOLO)
-    assert [phase.name for phase in plan.phases] == ["preflight", "drop-caches", "serve", "readiness"]
+    assert [phase.name for phase in plan.phases] == ["preflight", "drop-caches", "serve", "readiness", "restart-policy"]
 
 
 def test_replicas_serve_on_every_node_and_check_each():

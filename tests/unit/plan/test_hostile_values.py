@@ -126,8 +126,8 @@ def test_solo_container_command_keeps_each_value_one_word(tmp_path, hostile):
 
 def test_cluster_serve_command_keeps_each_value_one_word(tmp_path, hostile):
     plan = _plan(tmp_path, hostile, Topology.CLUSTER)
-    serve = _lines(plan, "serve")[0]
-    assert _has_run(serve, "vllm-serve", "serve", f"M{hostile}")
+    serve = _docker_run(plan, "ray-head")
+    assert _has_run(serve, "vllm", "serve", f"M{hostile}")
     for run in _serve_words(hostile):
         assert _has_run(serve, *run), f"serve: {run} not whole"
     for phase in ("ray-head", "ray-workers"):
@@ -185,9 +185,32 @@ def test_bash_receives_each_value_as_one_argument(tmp_path, hostile):
     assert _has_run(argv, "-e", f"HOSTILE_ENV=E{hostile}")
 
 
+ENTRY_STUB = """#!/bin/sh
+printf '%s\\0' "$(basename "$0")" "$@" >> {log}
+"""
+
+
+def _run_entry(docker_argv: list[str], tmp_path: Path) -> list[str]:
+    """Run a container's `sh -c` entry script as docker would, with ray, python3 and vllm as recorders."""
+    bin_dir, log = tmp_path / "bin", tmp_path / "entry.log"
+    bin_dir.mkdir(exist_ok=True)
+    for name in ("ray", "python3", "vllm"):
+        (bin_dir / name).write_text(ENTRY_STUB.format(log=shlex.quote(str(log))))
+        (bin_dir / name).chmod(0o755)
+    command = docker_argv[docker_argv.index("-c", docker_argv.index("--entrypoint")):]
+    subprocess.run(["sh", *command], check=True, timeout=10, cwd=tmp_path, env={"PATH": f"{bin_dir}:/usr/bin:/bin"},
+                   capture_output=True)
+    return log.read_bytes().decode().split("\0")
+
+
 def test_bash_head_serve_passes_model_as_one_argument(tmp_path, hostile):
     plan = _plan(tmp_path, hostile, Topology.CLUSTER)
-    script = next(p for p in plan.phases if p.name == "serve").steps[0].script
+    script = next(p for p in plan.phases if p.name == "ray-head").steps[0].script
     argv = _run_with_stubs(script, tmp_path)
+    assert _has_run(argv, "--entrypoint", "sh", f"C{hostile}", "-c")
+    ran = _run_entry(argv, tmp_path)  # through the second shell: the head's entry script
     assert not (tmp_path / "pwned").exists()
-    assert _has_run(argv, "vllm-serve", "serve", f"M{hostile}")
+    assert _has_run(ran, "ray", "start", "--head") and "python3" in ran
+    assert _has_run(ran, "vllm", "serve", f"M{hostile}", "--host")
+    for run in _serve_words(hostile):
+        assert _has_run(ran, *run), f"entry: {run} not whole"

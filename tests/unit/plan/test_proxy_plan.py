@@ -43,7 +43,7 @@ def _replicas_plan(inventory, builtin_book, secrets=()):
 def test_plan_checks_starts_and_waits_for_the_proxy_on_the_first_node(inventory, builtin_book):
     plan = _replicas_plan(inventory, builtin_book)
     assert [p.name for p in plan.phases] == ["preflight", "proxy-preflight", "drop-caches", "serve", "proxy",
-                                             "readiness", "proxy-readiness"]
+                                             "readiness", "proxy-readiness", "restart-policy"]
     proxy_phases = [p for p in plan.phases if p.name.startswith("proxy")]
     assert {s.node for p in proxy_phases for s in p.steps} == {"GoldFinger"}
     assert plan.deployment.endpoint == "http://192.168.3.203:4000/v1"
