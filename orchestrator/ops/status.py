@@ -17,7 +17,7 @@ from orchestrator.report.tables import Column, Fit
 
 # How each column fits 80 terminal columns; the rest are kept whole.
 STATUS_FITS = {"deployment": Fit.LEGEND, "recipe": Fit.WIDE, "hash": Fit.WIDE, "health": Fit.TEXT,
-               "endpoint": Fit.LEGEND, "backends": Fit.TEXT, "restarted": Fit.TEXT}
+               "endpoint": Fit.LEGEND, "backends": Fit.TEXT, "restarted": Fit.LEGEND}
 
 
 def status(settings: Settings, show_key: bool = False) -> None:
