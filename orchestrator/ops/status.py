@@ -17,7 +17,9 @@ from orchestrator.report.tables import Column, Fit
 
 # How each column fits 80 terminal columns; the rest are kept whole.
 STATUS_FITS = {"deployment": Fit.LEGEND, "recipe": Fit.WIDE, "hash": Fit.WIDE, "health": Fit.TEXT,
-               "endpoint": Fit.LEGEND, "backends": Fit.TEXT, "restarted": Fit.LEGEND}
+               "endpoint": Fit.LEGEND, "backends": Fit.TEXT}
+# Shown under the table, one line per restarted container: as a column it would not fit 80 terminal columns.
+BELOW_TABLE = ("restarted",)
 
 
 def status(settings: Settings, show_key: bool = False) -> None:
@@ -43,9 +45,13 @@ def status(settings: Settings, show_key: bool = False) -> None:
 
 
 def print_table(rows: list[dict[str, str]]) -> None:
-    """The status rows as a table."""
-    columns = [Column(key, STATUS_FITS.get(key, Fit.KEEP)) for key in rows[0]]
-    console.table("sparkctl status", columns, [list(r.values()) for r in rows])
+    """The status rows as a table, then which containers docker restarted and when."""
+    keys = [key for key in rows[0] if key not in BELOW_TABLE]
+    columns = [Column(key, STATUS_FITS.get(key, Fit.KEEP)) for key in keys]
+    console.table("sparkctl status", columns, [[r[k] for k in keys] for r in rows])
+    for row in rows:
+        if row.get("restarted"):
+            console.info(f"restarted: {row['node']} {row['role']} at {row['restarted']}")
 
 
 def _endpoint_key(live: list[Container]) -> str:
