@@ -16,7 +16,8 @@ RESTART_POLICY = "unless-stopped"
 SERVING_MARK = "sparkctl: the cluster is complete; starting vllm serve"
 # A worker's supervisor (argv: head host, port, seconds to wait for it, then the `ray start ... --block` command).
 # Ray itself notices a restarted head only after about a minute; a refused connection to the head's port says so at
-# once, so the worker leaves and docker restarts it into the new cluster. A timeout (a network blip) must repeat.
+# once, so the worker leaves and docker restarts it into the new cluster. Timeouts (a network blip, a head powered
+# off) must last 30 s, about as long as Ray's own health checks tolerate.
 _WORKER_SOURCE = """
 import socket, subprocess, sys, time
 host, port, wait = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
@@ -34,11 +35,11 @@ while not answers():
         sys.exit("sparkctl: the Ray head at %s:%d did not answer within %.0f s" % (host, port, wait))
     time.sleep(1)
 ray = subprocess.Popen(sys.argv[4:])
-silent = 0
+heard = time.time()
 while ray.poll() is None:
     state = answers()
-    silent = 0 if state else silent + 1
-    if state is False or silent >= 3:
+    heard = time.time() if state else heard
+    if state is False or time.time() - heard > 30:
         print("sparkctl: the Ray head at %s:%d went away; leaving so that this worker joins it again" % (host, port),
               file=sys.stderr, flush=True)
         ray.terminate()
