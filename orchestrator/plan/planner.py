@@ -50,8 +50,10 @@ def api_port(recipe: Recipe, inventory: Inventory) -> int:
 def shape_hash(recipe: Recipe, layout: Layout, inventory: Inventory) -> str:
     """The recipe's hash and every inventory fact that shapes the containers: a change to either is a new deployment."""
     nodes = [[n.name, n.ip, n.ray_ip, n.fabric_if, list(n.rdma_devices)] for n in layout.nodes]
+    # memory_budget only limits what a stack places; it shapes no container.
     facts = {"recipe": recipe.content_hash, "nodes": nodes,
-             "defaults": inventory.defaults.model_dump(mode="json", exclude={"ssh_key", "known_hosts", "ssh_config"}),
+             "defaults": inventory.defaults.model_dump(mode="json", exclude={"ssh_key", "known_hosts", "ssh_config",
+                                                                             "memory_budget"}),
              "mounts": inventory.mounts(), "ulimits": inventory.ulimits()}
     return hashlib.sha256(json.dumps(facts, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
