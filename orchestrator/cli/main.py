@@ -131,12 +131,62 @@ def _setup_plan(ctx, request):
 
 @cli.command()
 @click.option("--nodes", help="Only these nodes (default: every inventory node).")
+@click.option("--stack", "stack_file", metavar="FILE", help="Only the deployments of this stack file.")
 @click.pass_context
-def down(ctx, nodes):
+def down(ctx, nodes, stack_file):
     """Remove sparkctl's containers from every node and verify none survive."""
+    if stack_file:
+        from orchestrator.ops import stack
+
+        if nodes:
+            raise click.UsageError("pass either --stack or --nodes, not both")
+        stack.down_stack(_settings(ctx), stack.stack_path(stack_file, None))
+        return
     from orchestrator.ops import down
 
     down.down(_settings(ctx), nodes)
+
+
+def _stack_options(func):
+    """Options shared by `apply` and `diff`."""
+    for decorator in reversed([
+        click.argument("stack_file", required=False, metavar="[STACK]"),
+        click.option("--stack", "stack_option", metavar="FILE", help="The stack file (default ./stack.yaml)."),
+        click.option("--force", is_flag=True, help="Launch even if a recipe breaks lint rules."),
+    ]):
+        func = decorator(func)
+    return func
+
+
+@cli.command()
+@_stack_options
+@click.option("--yes", "-y", is_flag=True, help="Carry out the changes without asking.")
+@click.option("--keep-on-failure", is_flag=True, help="Leave a failed deployment's containers for inspection.")
+@click.option("--timeout", type=float, default=1200.0, show_default=True, help="Readiness deadline, seconds.")
+@click.option("--ray-timeout", type=float, default=180.0, show_default=True,
+              help="Deadline for Ray to see every node, seconds.")
+@click.pass_context
+def apply(ctx, stack_file, stack_option, force, yes, keep_on_failure, timeout, ray_timeout):
+    """Converge the nodes to a stack file: remove, replace and create deployments until they match it."""
+    from orchestrator.ops import stack
+    from orchestrator.ops.up import Deadlines
+
+    path = stack.stack_path(stack_file, stack_option)
+    request = stack.prepare_stack(_settings(ctx), path, force, Deadlines(ready=timeout, ray=ray_timeout))
+    confirm = (lambda q: click.confirm(q, err=True)) if sys.stdin.isatty() and not _settings(ctx).json else None
+    stack.apply(_settings(ctx), request, yes, keep_on_failure, confirm)
+
+
+@cli.command()
+@_stack_options
+@click.pass_context
+def diff(ctx, stack_file, stack_option, force):
+    """Show what 'apply' would change on the nodes; change nothing."""
+    from orchestrator.ops import stack
+    from orchestrator.ops.up import Deadlines
+
+    request = stack.prepare_stack(_settings(ctx), stack.stack_path(stack_file, stack_option), force, Deadlines())
+    stack.show_diff(_settings(ctx), request)
 
 
 @cli.command("drop-caches")

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 CONTAINER = "sparkctl-vllm"
 LABEL = "sparkctl.deployment"
+# A stack's deployments carry their name, so several share a node without their containers colliding.
+NAME_LABEL = "sparkctl.name"
+STACK_LABEL = "sparkctl.stack"
 # Runs once per `up` inside the head container: one Ray driver that waits for the cluster, then prints each change
 # of membership until every expected node is alive with enough GPUs (argv: expected IPs, GPUs, deadline seconds).
 _RAY_WATCH_SOURCE = """
@@ -161,10 +164,17 @@ def label_options(deployment: Deployment, node: Node, role: Role) -> list[str]:
     }
     if deployment.backend:
         labels["sparkctl.backend"] = deployment.backend
+    if deployment.name:
+        labels.update({NAME_LABEL: deployment.name, STACK_LABEL: deployment.stack})
     options: list[str] = []
     for key, value in labels.items():
         options += ["--label", f"{key}={value}"]
     return options
+
+
+def container_name(deployment_name: str = "") -> str:
+    """The vLLM container's name on each node: one per deployment, so a stack's deployments can share a node."""
+    return f"{CONTAINER}-{deployment_name}" if deployment_name else CONTAINER
 
 
 def ulimit_options(inventory: Inventory) -> list[str]:

@@ -83,6 +83,9 @@ class Deployment:
     endpoint: str
     served_name: str
     backend: str = ""
+    # Set for a stack's deployment: its name in the stack, and the stack's name.
+    name: str = ""
+    stack: str = ""
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from orchestrator.config.inventory import Inventory, Node
-from orchestrator.errors import TopologyError
+from orchestrator.errors import ConfigError, TopologyError
 from orchestrator.plan.planner import api_port, backend_of
 from orchestrator.plan.topology import Layout, Role, Topology, assign
 
@@ -79,7 +79,7 @@ def _one_ray_per_node(placed: list[Placed]) -> None:
 def _layout(inventory: Inventory, want: Want, loads: dict[str, list[tuple[str, float]]]) -> Layout:
     try:
         layout = assign(want.topology, want.recipe, inventory, list(want.nodes) if want.nodes else None)
-    except TopologyError as exc:
+    except ConfigError as exc:  # a node the inventory lacks, or a recipe that does not fit its topology
         raise TopologyError(f"deployment '{want.name}': {exc}") from None
     if want.nodes is None and want.topology is not Topology.REPLICAS:
         layout = assign(want.topology, want.recipe, inventory, _least_loaded(inventory, want, loads, len(layout.nodes)))
