@@ -201,13 +201,14 @@ def drop_caches(ctx, all_nodes, nodes):
 
 
 @cli.command()
+@click.argument("name", required=False)
 @click.option("--show-key", is_flag=True, help="Print only the replicas proxy's key (for OPENAI_API_KEY).")
 @click.pass_context
-def status(ctx, show_key):
-    """Show what runs on each node, read from the nodes themselves."""
+def status(ctx, name, show_key):
+    """Show what runs on each node (or only NAME: a stack's deployment, a stack, or a deployment id)."""
     from orchestrator.ops import status
 
-    status.status(_settings(ctx), show_key)
+    status.status(_settings(ctx), show_key, name)
 
 
 @cli.command()
@@ -236,12 +237,13 @@ def unlock(ctx, node):
 @click.option("--local-port", type=click.IntRange(0, 65535), default=0, show_default=True,
               help="Port on this workstation (0: any free one).")
 @click.option("--seconds", type=float, hidden=True, help="Close after this long (for scripts and tests).")
+@click.option("--deployment", "name", help="Which deployment, when several run (a stack's deployment name or an id).")
 @click.pass_context
-def tunnel(ctx, local_port, seconds):
+def tunnel(ctx, local_port, seconds, name):
     """Reach the deployment's endpoint through SSH, when only port 22 of the nodes is reachable."""
     from orchestrator.ops import tunnel as tunnels
 
-    tunnels.tunnel(_settings(ctx), local_port, seconds)
+    tunnels.tunnel(_settings(ctx), local_port, seconds, name)
 
 
 def _add_groups() -> None:

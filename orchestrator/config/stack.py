@@ -54,11 +54,19 @@ class StackEntry(_Frozen):
         return self
 
 
+class StackProxy(_Frozen):
+    """One endpoint for every model of the stack: a LiteLLM proxy routing by model name."""
+
+    node: Name | None = None
+    port: Port | None = None
+
+
 class StackFile(_Frozen):
     """A stack file as written."""
 
     name: Name | None = None
     deployments: Annotated[tuple[StackEntry, ...], Field(min_length=1)]
+    proxy: StackProxy | None = None
 
     @model_validator(mode="after")
     def _unique(self) -> StackFile:
@@ -72,7 +80,8 @@ class StackFile(_Frozen):
         return self
 
 
-_FIELDS = {(): tuple(StackFile.model_fields), ("deployments",): tuple(StackEntry.model_fields)}
+_FIELDS = {(): tuple(StackFile.model_fields), ("deployments",): tuple(StackEntry.model_fields),
+           ("proxy",): tuple(StackProxy.model_fields)}
 
 
 class Stack:

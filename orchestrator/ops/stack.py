@@ -6,18 +6,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.config.inventory import Inventory, checked_path
+from orchestrator.config import keys
+from orchestrator.config.inventory import Inventory, Node, checked_path
 from orchestrator.config.rules import errors, lint
 from orchestrator.config.settings import Settings, operator_secrets
 from orchestrator.config.stack import DEFAULT_STACK, Stack, entry_recipe, load_stack
-from orchestrator.errors import ConfigError, LintError, SparkctlError, StateConflict, TopologyError
+from orchestrator.errors import ConfigError, Interrupted, LintError, SparkctlError, StateConflict, Terminated, TopologyError
 from orchestrator.ops.credentials import credentials
 from orchestrator.ops.health import run_probes, verdict
 from orchestrator.ops.partial import raise_if_partial
 from orchestrator.ops.stackdiff import Action, Change, Member, diff, diff_text, foreign
 from orchestrator.ops.up import Deadlines, UpRequest, up_locked
 from orchestrator.plan import planner
+from orchestrator.plan.data import Plan
 from orchestrator.plan.placement import Want, place
+from orchestrator.plan.proxy import SECRET
+from orchestrator.plan.stackproxy import PROXY_NAME, plan_stack_proxy, routes
 from orchestrator.plan.topology import Topology
 from orchestrator.remote.readiness import Depth
 from orchestrator.remote.session import Session, session
@@ -68,8 +72,9 @@ def prepare_stack(settings: Settings, path: Path, force: bool, deadlines: Deadli
             raise LintError(f"{stack.source}: deployment '{entry.name}': recipe '{recipe.name}' breaks rules:\n{lines}\n"
                             "fix the recipe or the entry's set:, or pass --force to launch anyway")
         wants.append(Want(entry.name, recipe, Topology(entry.topology), entry.nodes, entry.port, entry.backend))
+    proxy_at = _proxy_place(stack, inventory)
     try:
-        placed = place(inventory, wants)
+        placed = place(inventory, wants, ((proxy_at[0].name, proxy_at[1], "the stack's proxy"),) if proxy_at else ())
     except TopologyError as exc:
         raise TopologyError(f"{stack.source}: {exc}") from None
     secrets = operator_secrets()
@@ -80,8 +85,38 @@ def prepare_stack(settings: Settings, path: Path, force: bool, deadlines: Deadli
         options = planner.UpOptions(settings.templates_dir, tuple(sorted(secrets)), ready_deadline=deadlines.ready,
                                     gate_deadline=deadlines.ray, backend=item.want.backend, name=item.want.name,
                                     stack=stack.name)
-        members.append(Member(request, planner.plan_up(item.inventory, item.recipe, item.layout, options)))
+        plan = planner.plan_up(item.inventory, item.recipe, item.layout, options)
+        members.append(Member(item.want.name, plan, request))
+    if proxy_at:
+        members.append(_proxy_member(settings, stack, inventory, proxy_at, placed, members, deadlines))
     return StackRequest(stack, inventory, tuple(members))
+
+
+def _proxy_place(stack: Stack, inventory: Inventory) -> tuple[Node, int] | None:
+    """The node and port of the stack's proxy, when it has one (default: the first node, the inventory's proxy_port)."""
+    wanted = stack.parsed.proxy
+    if wanted is None:
+        return None
+    try:
+        node = inventory.node(wanted.node) if wanted.node else inventory.nodes[0]
+    except ConfigError as exc:
+        raise stack.doc.error(("proxy", "node"), str(exc)) from None
+    return node, wanted.port or inventory.defaults.proxy_port
+
+
+def _proxy_member(settings: Settings, stack: Stack, inventory: Inventory, proxy_at: tuple[Node, int],
+                  placed: list, members: list[Member], deadlines: Deadlines) -> Member:
+    """The stack's proxy as a member: it routes each served model name to its deployment."""
+    names = [m.deployment.served_name for m in members]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise stack.doc.error(("proxy",), f"two deployments serve the model name {', '.join(twice)}; the proxy routes "
+                                          "by model name: give one a served_name of its own")
+    routed = routes([(m.deployment, p.layout, planner.api_port(p.recipe, p.inventory))
+                     for m, p in zip(members, placed, strict=True)])
+    plan = plan_stack_proxy(inventory, proxy_at[0], proxy_at[1], stack.name, routed, settings.templates_dir,
+                            deadlines.ready)
+    return Member(PROXY_NAME, plan)
 
 
 def show_diff(settings: Settings, request: StackRequest) -> None:
@@ -111,7 +146,10 @@ def apply(settings: Settings, request: StackRequest, yes: bool, keep_on_failure:
 def _secrets(request: StackRequest) -> dict[str, str]:
     found = dict(operator_secrets())
     for member in request.members:
-        found.update(credentials(member.deployment, member.request.inventory))
+        if member.request is None:
+            found[SECRET] = keys.load_key(kind=keys.PROXY)
+        else:
+            found.update(credentials(member.deployment, member.request.inventory))
     return found
 
 
@@ -155,11 +193,15 @@ def _print(settings: Settings, request: StackRequest, changes: list[Change]) -> 
 def _carry_out(current: Session, todo: list[Change], keep_on_failure: bool) -> None:
     """Each change in order; a failure stops the apply, its own deployment rolled back, the others as they are."""
     done: list[str] = []
+    # The proxy starts last: its readiness asks a completion through it of a deployment this apply may create.
+    todo = sorted(todo, key=lambda c: c.action is not Action.REMOVE and c.name == PROXY_NAME)
     for index, change in enumerate(todo):
         try:
             if change.running:
                 _remove(current, change.running)
-            if change.member is not None:
+            if change.member is not None and change.member.request is None:
+                _start_proxy(current, change.member.plan)
+            elif change.member is not None:
                 up_locked(current, change.member.request, change.member.plan, replace=False,
                           keep_on_failure=keep_on_failure)
         except SparkctlError as exc:
@@ -170,6 +212,19 @@ def _carry_out(current: Session, todo: list[Change], keep_on_failure: bool) -> N
         done.append(f"{change.name} ({change.action.value}d)")
         console.info(f"{change.action.value}d {change.name}" +
                      (f": {change.member.deployment.endpoint}" if change.member else ""))
+
+
+def _start_proxy(current: Session, plan: Plan) -> None:
+    """Start the stack's proxy; if it does not come up, remove it again."""
+    try:
+        current.run(plan)
+    except (SparkctlError, KeyboardInterrupt) as exc:
+        nodes = tuple(current.inventory.node(n) for n in plan.deployment.nodes)
+        current.run(planner.plan_teardown(nodes, plan.deployment.id, current.settings.templates_dir, tolerant=True))
+        if isinstance(exc, KeyboardInterrupt):
+            raise Interrupted("apply interrupted; the proxy it was starting is removed",
+                              terminated=isinstance(exc, Terminated)) from None
+        raise
 
 
 def _remove(current: Session, running: tuple[Container, ...]) -> None:

@@ -26,20 +26,16 @@ SIGNS = {Action.REMOVE: "-", Action.REPLACE: "~", Action.CREATE: "+", Action.UNC
 
 @dataclass(frozen=True)
 class Member:
-    """One deployment of the stack, placed and planned: what `up` would run for it."""
+    """One deployment of the stack, placed and planned: what `up` would run for it (no request: the stack's proxy)."""
 
-    request: UpRequest
+    name: str
     plan: Plan
+    request: UpRequest | None = None
 
     @property
     def deployment(self) -> Deployment:
         """Its identity (the id changes with its recipe, nodes, ports or inventory)."""
         return self.plan.deployment
-
-    @property
-    def name(self) -> str:
-        """Its name in the stack."""
-        return self.request.name
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from orchestrator.ops.health import SERVING_ROLES, health_by_container
 from orchestrator.ops.partial import raise_if_partial
 from orchestrator.plan.proxy import API_LABEL, ProxyRole
 from orchestrator.remote.session import session
-from orchestrator.remote.state import Container, leftovers
+from orchestrator.remote.state import Container, leftovers, selected
 from orchestrator.report import console
 from orchestrator.report.tables import Column, Fit
 
@@ -20,12 +20,15 @@ STATUS_FITS = {"deployment": Fit.LEGEND, "recipe": Fit.WIDE, "hash": Fit.WIDE, "
                "endpoint": Fit.LEGEND, "backends": Fit.TEXT}
 
 
-def status(settings: Settings, show_key: bool = False) -> None:
-    """Per node: deployment, role, recipe, hash, container state, health, endpoint; or only the endpoint's key."""
+def status(settings: Settings, show_key: bool = False, name: str | None = None) -> None:
+    """Per node: deployment, role, recipe, hash, container state, health, endpoint; or only the endpoint's key.
+
+    name picks one deployment (a stack's deployment by its name, a whole stack by the stack's name, or an id).
+    """
     inventory = settings.load_inventory()
     secrets = stored_credentials()
     with session(settings, inventory, secrets) as current:
-        live = current.containers(inventory.nodes, tolerant=not show_key)
+        live = selected(current.containers(inventory.nodes, tolerant=not show_key), name)
         if show_key:
             console.info(_endpoint_key(live))
             return

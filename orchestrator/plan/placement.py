@@ -51,15 +51,18 @@ def memory_share(recipe: Recipe) -> float:
     return float(recipe.args.get("gpu-memory-utilization") or VLLM_DEFAULT_SHARE)
 
 
-def place(inventory: Inventory, wants: list[Want]) -> list[Placed]:
-    """Every deployment on nodes where it fits and with its own ports, in the order given; else PlacementError."""
+def place(inventory: Inventory, wants: list[Want], reserved: tuple[tuple[str, int, str], ...] = ()) -> list[Placed]:
+    """Every deployment on nodes where it fits and with its own ports, in the order given; else PlacementError.
+
+    reserved: (node, port, owner) taken before any deployment's, e.g. the stack proxy's port.
+    """
     loads: dict[str, list[tuple[str, float]]] = {n.name: [] for n in inventory.nodes}
     layouts: dict[str, Layout] = {}
     for want in sorted(wants, key=lambda w: w.nodes is None):  # pinned first: they have no choice
         layouts[want.name] = _layout(inventory, want, loads)
         for node in layouts[want.name].nodes:
             loads[node.name].append((want.name, memory_share(want.recipe)))
-    ports = _Ports(inventory, wants, layouts)
+    ports = _Ports(inventory, wants, layouts, reserved)
     placed = [ports.placed(want) for want in wants]
     _one_ray_per_node(placed)
     return placed
@@ -121,10 +124,13 @@ def _check_fits(inventory: Inventory, node: Node, want: Want, placed: list[tuple
 class _Ports:
     """Each deployment's API port (fixed ones first), and its Ray or rank port when it is a cluster."""
 
-    def __init__(self, inventory: Inventory, wants: list[Want], layouts: dict[str, Layout]):
+    def __init__(self, inventory: Inventory, wants: list[Want], layouts: dict[str, Layout],
+                 reserved: tuple[tuple[str, int, str], ...] = ()):
         self.inventory, self.layouts = inventory, layouts
         self.taken: dict[str, dict[int, str]] = {n.name: {} for n in inventory.nodes}
         self.api: dict[str, int] = {}
+        for node_name, port, owner in reserved:
+            self._take(inventory.node(node_name), port, owner)
         for want in wants:
             if want.topology is Topology.REPLICAS:
                 self._take(layouts[want.name].entry, inventory.defaults.proxy_port, f"{want.name} (its proxy)")

@@ -3,6 +3,7 @@ third node. The tests run in file order on one applied stack (each apply is cost
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -31,7 +32,9 @@ deployments:
     recipe: nemotron-3-nano-nvfp4
     topology: solo
     memory: 0.4
+proxy: {node: spark1}           # one endpoint for every model, routed by model name
 """
+PROXY = "http://10.77.0.11:4000/v1"
 CHANGED = STACK.replace("recipe: gpt-oss-20b", "recipe: qwen3-30b-a3b-instruct-fp8").split("  - name: nano")[0]
 FAILING = CHANGED + """
   - name: broken
@@ -59,13 +62,13 @@ def answer(endpoint: str, model: str, key: str) -> str:
 
 @pytest.fixture(scope="module")
 def lab(sim_cluster_factory, tmp_path_factory):
-    """3 Sparks with the stack applied once; (sparkctl, stack file, key, the first apply's output)."""
+    """3 Sparks with the stack applied once; (sparkctl, stack file, API key, the first apply's output)."""
     spark = Sparkctl(sim_cluster_factory(nodes=3))
     spark.run("down", check=True)
     stack = tmp_path_factory.mktemp("stack") / "lab.yaml"
     stack.write_text(STACK)
     first = spark.run("apply", str(stack), "--yes", check=True)
-    key = spark.run("status", "--show-key", check=True).stdout.strip()
+    key = spark.run("status", "coder", "--show-key", check=True).stdout.strip()
     yield spark, stack, key, first
     spark.run("down")
 
@@ -85,13 +88,19 @@ def test_apply_places_every_deployment_and_a_second_apply_changes_nothing(lab):
     assert "+ create    coder" in first.stdout and "+ create    nano " in first.stdout
     for endpoint, model in (CODER, SMALL, NANO):
         assert answer(endpoint, model, key)
+    proxy_key = spark.run("status", "_proxy", "--show-key", check=True).stdout.strip()
+    for _, model in (CODER, SMALL, NANO):  # a backend that does not serve the name would answer 404
+        assert answer(PROXY, model, proxy_key)
     before = containers(spark)
     assert [c.split()[0] for c in before[3]] == ["sparkctl-vllm-nano", "sparkctl-vllm-small"]
+    assert "sparkctl-proxy-lab" in " ".join(before[1])
     again = spark.run("apply", str(stack), "--yes", check=True)
-    assert "stack lab is up to date: 3 deployment(s) unchanged, nothing to do" in again.stdout
+    assert "stack lab is up to date: 4 deployment(s) unchanged, nothing to do" in again.stdout
     assert containers(spark) == before
     shown = spark.run("diff", str(stack), check=True).stdout
-    assert shown.count("= unchanged") == 3
+    assert shown.count("= unchanged") == 4
+    rows = json.loads(spark.run("--json", "status", "small", check=True).stdout)
+    assert [(r["node"], r["container"], r["health"]) for r in rows] == [("spark3", "running", "ready")]
 
 
 def test_changing_one_entry_replaces_only_it_and_a_dropped_entry_loses_only_its_containers(lab):
@@ -117,10 +126,11 @@ def test_changing_one_entry_replaces_only_it_and_a_dropped_entry_loses_only_its_
         done.set()
         prober.join(timeout=60)
     assert "- remove    nano" in result.stdout and "~ replace   small" in result.stdout
-    assert "= unchanged coder" in result.stdout
+    assert "- remove    _proxy" in result.stdout and "= unchanged coder" in result.stdout
     assert failures == []
     after = containers(spark)
-    assert after[1] == before[1] and after[2] == before[2]  # the cluster's containers were not touched
+    assert after[2] == before[2]  # the cluster's containers were not touched; only the proxy left spark1
+    assert after[1] == [c for c in before[1] if not c.startswith("sparkctl-proxy-lab ")]
     assert [c.split()[0] for c in after[3]] == ["sparkctl-vllm-small"] and after[3] != before[3][1:]
     assert answer(*QWEN, key)
 

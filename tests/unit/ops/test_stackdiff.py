@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from orchestrator.config.inventory import Inventory
 from orchestrator.config.settings import Settings
+from orchestrator.errors import ConfigError
 from orchestrator.ops.stack import prepare_stack
 from orchestrator.ops.stackdiff import Action, diff, diff_text, foreign
 from orchestrator.ops.up import Deadlines
 from orchestrator.plan.argv import container_name, label_options
+from orchestrator.plan.proxy import ProxyRole
 from orchestrator.plan.topology import Role
 from orchestrator.remote.state import Container
 
@@ -38,6 +41,10 @@ def members(write, isolated):
 def _running(member, state: str = "running") -> list[Container]:
     """The containers `up` would have started for member, as the status probe reads them back."""
     d = member.deployment
+    if member.request is None:  # the stack's proxy: one container on its node
+        words = label_options(d, Inventory.model_validate({"nodes": [{"name": d.nodes[0], "ip": "192.0.2.9"}]}).nodes[0],
+                              ProxyRole.PROXY)
+        return [Container(d.nodes[0], "sparkctl-proxy-lab", state, dict(w.split("=", 1) for w in words[1::2]))]
     found = []
     for assignment in member.request.layout.assignments:
         words = label_options(d, assignment.node, assignment.role)
@@ -104,3 +111,39 @@ def test_a_plain_up_keeps_its_container_name_and_labels(members):
     labels = label_options(placed[0].deployment, placed[0].request.layout.nodes[0], Role.HEAD)
     assert "sparkctl.name=coder" in labels and "sparkctl.stack=lab" in labels
     assert placed[0].deployment.id.startswith("coder.openai-gpt-oss-120b-cluster.cluster.")
+
+
+PROXIED = STACK + "proxy: {node: s1}\n"
+
+
+def test_the_stack_proxy_routes_each_model_name_to_its_deployment(members):
+    placed = members(PROXIED)
+    proxy = placed[-1]
+    assert proxy.name == "_proxy" and proxy.request is None
+    assert proxy.deployment.endpoint == "http://192.0.2.1:4000/v1"
+    start = next(s for p in proxy.plan.phases for s in p.steps if p.name == "proxy")
+    for name, url in (("openai/gpt-oss-120b", "http://192.0.2.1:8000/v1"), ("gpt-oss-20b", "http://192.0.2.3:8000/v1"),
+                      ("nemotron-3-nano", "http://192.0.2.3:8001/v1")):
+        assert f'"api_base":"{url}"' in start.script and f'"model_name":"{name}"' in start.script
+    assert "sparkctl-proxy-lab" in start.script and "sparkctl.name=_proxy" in start.script
+    assert "os.environ/LITELLM_MASTER_KEY" in start.script
+
+
+def test_the_proxy_is_replaced_when_a_route_changes_and_removed_with_its_section(members):
+    placed = members(PROXIED)
+    live = [c for m in placed for c in _running(m)]
+    assert [c.action for c in diff(placed, "lab", live)] == [Action.UNCHANGED] * 4
+    moved = members(PROXIED.replace("memory: 0.4}\n  - {name: nano", "memory: 0.4, port: 9000}\n  - {name: nano"))
+    assert {c.name for c in diff(moved, "lab", live) if c.action is Action.REPLACE} == {"small", "nano", "_proxy"}
+    assert [(c.action, c.name) for c in diff(members(), "lab", live)][0] == (Action.REMOVE, "_proxy")
+
+
+def test_the_proxy_port_is_reserved_and_model_names_must_differ(members):
+    with pytest.raises(ConfigError, match="port 8000 on s3 is asked for by both 'the stack's proxy' and 'small'"):
+        members(STACK.replace("memory: 0.4}", "memory: 0.4, port: 8000}", 1) + "proxy: {node: s3, port: 8000}\n")
+    assert members(STACK + "proxy: {node: s1, port: 8000}\n")[0].deployment.endpoint == "http://192.0.2.1:8001/v1"
+    twice = PROXIED.replace("recipe: nemotron-3-nano-nvfp4", "recipe: gpt-oss-20b")
+    with pytest.raises(ConfigError, match=r"lab.yaml:\d+: proxy: two deployments serve the model name gpt-oss-20b"):
+        members(twice)
+    with pytest.raises(ConfigError, match="proxy.node: .*no node named 's9'"):
+        members(STACK + "proxy: {node: s9}\n")
