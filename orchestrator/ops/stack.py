@@ -123,7 +123,10 @@ def show_diff(settings: Settings, request: StackRequest) -> None:
     """`sparkctl diff`: read the nodes and print what apply would change; changes nothing."""
     with session(settings, request.inventory, _secrets(request)) as current:
         changes = _changes(current, request)
-    _print(settings, request, changes)
+    if settings.json:
+        console.emit_json(_as_data(request, changes))
+    else:
+        _print_diff(request, changes)
 
 
 def apply(settings: Settings, request: StackRequest, yes: bool, keep_on_failure: bool,
@@ -131,16 +134,20 @@ def apply(settings: Settings, request: StackRequest, yes: bool, keep_on_failure:
     """Converge the nodes to the stack: removals, then replacements, then creations, each through up's path."""
     with session(settings, request.inventory, _secrets(request)) as current, current.locked(request.inventory.nodes):
         changes = _changes(current, request)
-        _print(settings, request, changes)
         todo = [c for c in changes if c.action is not Action.UNCHANGED]
-        if not todo:
-            console.info(f"stack {request.stack.name} is up to date: {len(changes)} deployment(s) unchanged, "
-                         "nothing to do")
-            return
-        if not yes and not (confirm and confirm(f"apply these {len(todo)} change(s)?")):
+        if not settings.json:
+            _print_diff(request, changes)
+        if todo and not yes and not (confirm and confirm(f"apply these {len(todo)} change(s)?")):
+            if settings.json:
+                console.emit_json(_as_data(request, changes, applied=[]))
             raise ConfigError("nothing applied: pass --yes to carry out the changes above")
         _carry_out(current, todo, keep_on_failure)
-    console.info(f"applied stack {request.stack.name}: " + ", ".join(f"{c.name} {c.action.value}d" for c in todo))
+    if settings.json:
+        console.emit_json(_as_data(request, changes, applied=[c.name for c in todo]))
+    elif not todo:
+        console.info(f"stack {request.stack.name} is up to date: {len(changes)} deployment(s) unchanged, nothing to do")
+    else:
+        console.info(f"applied stack {request.stack.name}: " + ", ".join(f"{c.name} {c.action.value}d" for c in todo))
 
 
 def _secrets(request: StackRequest) -> dict[str, str]:
@@ -183,11 +190,15 @@ def _with_health(current: Session, changes: list[Change]) -> list[Change]:
     return sorted(healthy, key=lambda c: list(Action).index(c.action))
 
 
-def _print(settings: Settings, request: StackRequest, changes: list[Change]) -> None:
-    if settings.json:
-        console.emit_json([c.as_row() for c in changes])
-    else:
-        console.info(diff_text(request.stack.name, str(request.stack.source), request.stack.content_hash, changes))
+def _print_diff(request: StackRequest, changes: list[Change]) -> None:
+    console.info(diff_text(request.stack.name, str(request.stack.source), request.stack.content_hash, changes))
+
+
+def _as_data(request: StackRequest, changes: list[Change], applied: list[str] | None = None) -> dict:
+    """The diff (and, after an apply, what it carried out) as one JSON document."""
+    data = {"stack": request.stack.name, "source": str(request.stack.source), "hash": request.stack.content_hash,
+            "changes": [c.as_row() for c in changes]}
+    return data if applied is None else {**data, "applied": applied}
 
 
 def _carry_out(current: Session, todo: list[Change], keep_on_failure: bool) -> None:
@@ -202,6 +213,8 @@ def _carry_out(current: Session, todo: list[Change], keep_on_failure: bool) -> N
             if change.member is not None and change.member.request is None:
                 _start_proxy(current, change.member.plan)
             elif change.member is not None:
+                for finding in change.member.request.findings:
+                    console.warn(f"{change.name}: {finding.severity.value}: {finding.rule}: {finding.message}")
                 up_locked(current, change.member.request, change.member.plan, replace=False,
                           keep_on_failure=keep_on_failure)
         except SparkctlError as exc:
@@ -210,8 +223,9 @@ def _carry_out(current: Session, todo: list[Change], keep_on_failure: bool) -> N
                               f"applied: {', '.join(done) or 'nothing'}; not attempted: {', '.join(rest) or 'nothing'}",
                               exc.exit_code) from None
         done.append(f"{change.name} ({change.action.value}d)")
-        console.info(f"{change.action.value}d {change.name}" +
-                     (f": {change.member.deployment.endpoint}" if change.member else ""))
+        if not current.settings.json:
+            console.info(f"{change.action.value}d {change.name}" +
+                         (f": {change.member.deployment.endpoint}" if change.member else ""))
 
 
 def _start_proxy(current: Session, plan: Plan) -> None:

@@ -97,8 +97,9 @@ def test_apply_places_every_deployment_and_a_second_apply_changes_nothing(lab):
     again = spark.run("apply", str(stack), "--yes", check=True)
     assert "stack lab is up to date: 4 deployment(s) unchanged, nothing to do" in again.stdout
     assert containers(spark) == before
-    shown = spark.run("diff", str(stack), check=True).stdout
-    assert shown.count("= unchanged") == 4
+    shown = json.loads(spark.run("--json", "diff", str(stack), check=True).stdout)
+    assert [(c["name"], c["action"]) for c in shown["changes"]] == [
+        ("coder", "unchanged"), ("small", "unchanged"), ("nano", "unchanged"), ("_proxy", "unchanged")]
     rows = json.loads(spark.run("--json", "status", "small", check=True).stdout)
     assert [(r["node"], r["container"], r["health"]) for r in rows] == [("spark3", "running", "ready")]
 
