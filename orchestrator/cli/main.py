@@ -179,14 +179,15 @@ def apply(ctx, stack_file, stack_option, force, yes, keep_on_failure, timeout, r
 
 @cli.command()
 @_stack_options
+@click.option("--commands", is_flag=True, help="Also print every step of each deployment to create or replace.")
 @click.pass_context
-def diff(ctx, stack_file, stack_option, force):
+def diff(ctx, stack_file, stack_option, force, commands):
     """Show what 'apply' would change on the nodes; change nothing."""
     from orchestrator.ops import stack
     from orchestrator.ops.up import Deadlines
 
     request = stack.prepare_stack(_settings(ctx), stack.stack_path(stack_file, stack_option), force, Deadlines())
-    stack.show_diff(_settings(ctx), request)
+    stack.show_diff(_settings(ctx), request, commands)
 
 
 @cli.command("drop-caches")

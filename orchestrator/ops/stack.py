@@ -21,6 +21,7 @@ from orchestrator.plan import planner
 from orchestrator.plan.data import Plan
 from orchestrator.plan.placement import Want, place
 from orchestrator.plan.proxy import SECRET
+from orchestrator.plan.show import plan_text
 from orchestrator.plan.stackproxy import PROXY_NAME, plan_stack_proxy, routes
 from orchestrator.plan.topology import Topology
 from orchestrator.remote.readiness import Depth
@@ -119,14 +120,18 @@ def _proxy_member(settings: Settings, stack: Stack, inventory: Inventory, proxy_
     return Member(PROXY_NAME, plan)
 
 
-def show_diff(settings: Settings, request: StackRequest) -> None:
-    """`sparkctl diff`: read the nodes and print what apply would change; changes nothing."""
-    with session(settings, request.inventory, _secrets(request)) as current:
+def show_diff(settings: Settings, request: StackRequest, commands: bool = False) -> None:
+    """`sparkctl diff`: read the nodes and print what apply would change (with commands: every step); changes nothing."""
+    secrets = _secrets(request)
+    with session(settings, request.inventory, secrets) as current:
         changes = _changes(current, request)
     if settings.json:
         console.emit_json(_as_data(request, changes))
-    else:
-        _print_diff(request, changes)
+        return
+    _print_diff(request, changes)
+    for change in changes:
+        if commands and change.member is not None and change.action in (Action.CREATE, Action.REPLACE):
+            console.info(f"\n# --- {change.action.value} {change.name}\n" + plan_text(change.member.plan, sorted(secrets)))
 
 
 def apply(settings: Settings, request: StackRequest, yes: bool, keep_on_failure: bool,

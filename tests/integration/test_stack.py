@@ -140,6 +140,9 @@ def test_a_failing_entry_is_rolled_back_alone_and_the_apply_says_what_was_applie
     spark, stack, key, _ = lab
     before = containers(spark)
     stack.write_text(FAILING)
+    planned = spark.run("diff", str(stack), "--commands", check=True).stdout
+    assert "+ create    broken" in planned and "# --- create broken" in planned
+    assert "docker run -d --name sparkctl-vllm-broken" in planned and "# --- create coder" not in planned
     result = spark.run("apply", str(stack), "--yes")
     assert result.returncode != 0
     assert "apply stopped at 'broken' (create)" in result.stderr
