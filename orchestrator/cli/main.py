@@ -147,49 +147,6 @@ def down(ctx, nodes, stack_file):
     down.down(_settings(ctx), nodes)
 
 
-def _stack_options(func):
-    """Options shared by `apply` and `diff`."""
-    for decorator in reversed([
-        click.argument("stack_file", required=False, metavar="[STACK]"),
-        click.option("--stack", "stack_option", metavar="FILE", help="The stack file (default ./stack.yaml)."),
-        click.option("--force", is_flag=True, help="Launch even if a recipe breaks lint rules."),
-    ]):
-        func = decorator(func)
-    return func
-
-
-@cli.command()
-@_stack_options
-@click.option("--yes", "-y", is_flag=True, help="Carry out the changes without asking.")
-@click.option("--keep-on-failure", is_flag=True, help="Leave a failed deployment's containers for inspection.")
-@click.option("--timeout", type=float, default=1200.0, show_default=True, help="Readiness deadline, seconds.")
-@click.option("--ray-timeout", type=float, default=180.0, show_default=True,
-              help="Deadline for Ray to see every node, seconds.")
-@click.pass_context
-def apply(ctx, stack_file, stack_option, force, yes, keep_on_failure, timeout, ray_timeout):
-    """Converge the nodes to a stack file: remove, replace and create deployments until they match it."""
-    from orchestrator.ops import stack
-    from orchestrator.ops.up import Deadlines
-
-    path = stack.stack_path(stack_file, stack_option)
-    request = stack.prepare_stack(_settings(ctx), path, force, Deadlines(ready=timeout, ray=ray_timeout))
-    confirm = (lambda q: click.confirm(q, err=True)) if sys.stdin.isatty() and not _settings(ctx).json else None
-    stack.apply(_settings(ctx), request, yes, keep_on_failure, confirm)
-
-
-@cli.command()
-@_stack_options
-@click.option("--commands", is_flag=True, help="Also print every step of each deployment to create or replace.")
-@click.pass_context
-def diff(ctx, stack_file, stack_option, force, commands):
-    """Show what 'apply' would change on the nodes; change nothing."""
-    from orchestrator.ops import stack
-    from orchestrator.ops.up import Deadlines
-
-    request = stack.prepare_stack(_settings(ctx), stack.stack_path(stack_file, stack_option), force, Deadlines())
-    stack.show_diff(_settings(ctx), request, commands)
-
-
 @cli.command("drop-caches")
 @click.option("--all", "all_nodes", is_flag=True, help="Every inventory node.")
 @click.option("--nodes", help="Comma-separated node names.")
@@ -249,7 +206,7 @@ def tunnel(ctx, local_port, seconds, name):
 
 def _add_groups() -> None:
     # click only: each group's heavy imports stay inside its commands.
-    from orchestrator.cli import doctor, sync
+    from orchestrator.cli import doctor, stack, sync
     from orchestrator.cli.bench import bench
     from orchestrator.cli.recipes import recipes
 
@@ -257,6 +214,7 @@ def _add_groups() -> None:
     cli.add_command(bench)
     sync.register(cli)
     doctor.register(cli)
+    stack.register(cli)
 
 
 _add_groups()
