@@ -114,3 +114,13 @@ def test_topology_mismatches_name_the_deployment(builtin_book):
 def test_an_unset_share_counts_as_vllms_default(builtin_book):
     recipe = with_overrides(builtin_book.resolve("gpt-oss-20b"), {"gpu-memory-utilization": None}, {})
     assert memory_share(recipe) == 0.92
+
+
+def test_replicas_take_every_node_and_their_proxy_port_is_reserved(builtin_book):
+    wants = [_want(builtin_book, "r", "gpt-oss-20b", "replicas", memory=0.3),
+             _want(builtin_book, "s", "gpt-oss-20b", nodes=["s1"], memory=0.3, port=4000)]
+    with pytest.raises(PlacementError, match="port 4000 on s1 is asked for by both 'r \\(its proxy\\)' and 's'"):
+        place(_inventory(), wants)
+    placed = place(_inventory(), wants[:1], reserved=(("s2", 8000, "the stack's proxy"),))
+    assert [n.name for n in placed[0].layout.nodes] == ["s1", "s2", "s3"]
+    assert placed[0].recipe.api_port == 8001  # 8000 is taken on s2, and replicas serve on every node
