@@ -15,7 +15,7 @@ from orchestrator.errors import ConfigError, Interrupted, LintError, SparkctlErr
 from orchestrator.ops.credentials import credentials
 from orchestrator.ops.health import run_probes, verdict
 from orchestrator.ops.partial import raise_if_partial
-from orchestrator.ops.stackdiff import Action, Change, Member, diff, diff_text, foreign
+from orchestrator.ops.stackdiff import Action, Change, Member, check_beside_other_stacks, diff, diff_text, foreign
 from orchestrator.ops.up import Deadlines, UpRequest, up_locked
 from orchestrator.plan import planner
 from orchestrator.plan.data import Plan
@@ -174,6 +174,7 @@ def _changes(current: Session, request: StackRequest) -> list[Change]:
         described = "; ".join(f"{dep} on {', '.join(sorted({c.node for c in cs}))}" for dep, cs in blocking.items())
         raise StateConflict(f"nodes of stack {request.stack.name} run {described}, started by 'sparkctl up'; a stack "
                             "shares nodes only with its own deployments: remove it with 'sparkctl down --nodes NODE'")
+    check_beside_other_stacks(members, request.stack.name, live, request.inventory)
     changes = diff(members, request.stack.name, live)
     return _with_health(current, changes)
 

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from urllib.parse import urlsplit
 
+from orchestrator.config.inventory import Inventory
 from orchestrator.ops import proxy
+from orchestrator.ops.health import SERVING_ROLES, served_port
 from orchestrator.ops.up import UpRequest
-from orchestrator.plan.argv import NAME_LABEL, STACK_LABEL
+from orchestrator.plan.argv import MEMORY_LABEL, NAME_LABEL, STACK_LABEL, memory_share
 from orchestrator.plan.data import Deployment, Plan
+from orchestrator.plan.placement import PlacementError
+from orchestrator.plan.planner import api_port
+from orchestrator.plan.topology import Role, Topology
 from orchestrator.remote.state import Container, deployments
 
 
@@ -98,6 +104,46 @@ def foreign(members: list[Member], live: list[Container]) -> dict[str, list[Cont
     """Deployments of plain `up`s on nodes the stack uses: a stack does not share nodes with them."""
     used = {n for m in members for n in m.deployment.nodes}
     return deployments([c for c in live if not c.labels.get(NAME_LABEL) and c.node in used])
+
+
+def check_beside_other_stacks(members: list[Member], stack: str, live: list[Container], inventory: Inventory) -> None:
+    """Other stacks' deployments on this stack's nodes keep their memory and ports: refuse what does not fit beside them."""
+    others = [c for c in live if c.labels.get(STACK_LABEL) not in (None, "", stack) and c.labels.get(NAME_LABEL)]
+    for node in inventory.nodes:
+        here = [c for c in others if c.node == node.name]
+        ours = [(m.name, memory_share(m.request.recipe)) for m in members
+                if m.request is not None and node.name in m.deployment.nodes]
+        theirs = {f"{c.labels[STACK_LABEL]}/{c.labels[NAME_LABEL]}": float(c.labels[MEMORY_LABEL])
+                  for c in here if MEMORY_LABEL in c.labels}
+        total = sum(theirs.values()) + sum(share for _, share in ours)
+        if ours and theirs and total > inventory.memory_budget_of(node) + 1e-9:
+            terms = " + ".join(f"{share:.2f} ({name})" for name, share in [*theirs.items(), *ours])
+            raise PlacementError(f"node {node.name} also runs another stack's deployments: {terms} = {total:.2f}, over "
+                                 f"its memory budget of {inventory.memory_budget_of(node):.2f}; move this stack's "
+                                 "deployments elsewhere (nodes:) or lower their memory:")
+        taken = {served_port(c.labels): c for c in here if c.labels.get("sparkctl.role") in (*SERVING_ROLES, "proxy")}
+        for name, port in _ports_on(members, node.name):
+            if port in taken:
+                holder = taken[port].labels
+                raise PlacementError(f"port {port} on {node.name} is taken by '{holder[NAME_LABEL]}' of stack "
+                                     f"'{holder[STACK_LABEL]}'; give '{name}' another port:")
+
+
+def _ports_on(members: list[Member], node: str) -> list[tuple[str, int]]:
+    """The ports this stack's deployments listen on at node."""
+    found = []
+    for member in members:
+        request = member.request
+        if request is None:
+            if member.deployment.nodes == (node,):
+                found.append((member.name, urlsplit(member.deployment.endpoint).port))
+            continue
+        serving = [a.node.name for a in request.layout.assignments if a.role is not Role.WORKER]
+        if node in serving:
+            found.append((member.name, api_port(request.recipe, request.inventory)))
+        if request.layout.topology is Topology.REPLICAS and node == request.layout.entry.name:
+            found.append((member.name, request.inventory.defaults.proxy_port))
+    return found
 
 
 def diff_text(stack: str, source: str, stack_hash: str, changes: list[Change]) -> str:

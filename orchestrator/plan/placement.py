@@ -7,14 +7,13 @@ from typing import TYPE_CHECKING
 
 from orchestrator.config.inventory import Inventory, Node
 from orchestrator.errors import ConfigError, TopologyError
+from orchestrator.plan.argv import memory_share
 from orchestrator.plan.planner import api_port, backend_of
 from orchestrator.plan.topology import Layout, Role, Topology, assign
 
 if TYPE_CHECKING:
     from orchestrator.config.recipe import Recipe
 
-# vLLM's own default when a recipe leaves gpu-memory-utilization unset (the lint rules assume the same).
-VLLM_DEFAULT_SHARE = 0.92
 PORT_SEARCH = 1000
 
 
@@ -44,11 +43,6 @@ class Placed:
     inventory: Inventory
     share: float
     backend: str
-
-
-def memory_share(recipe: Recipe) -> float:
-    """The share of a node's unified memory one server of recipe takes (its gpu-memory-utilization)."""
-    return float(recipe.args.get("gpu-memory-utilization") or VLLM_DEFAULT_SHARE)
 
 
 def place(inventory: Inventory, wants: list[Want], reserved: tuple[tuple[str, int, str], ...] = ()) -> list[Placed]:

@@ -150,6 +150,8 @@ class _UpBuilder:
         entrypoint, command = argv.entrypoint_and_command(command, mods)
         env = dict(self.recipe.env)
         labels = argv.label_options(self.deployment, node, role)
+        if self.deployment.name:
+            labels += ["--label", f"{argv.MEMORY_LABEL}={argv.memory_share(self.recipe):g}"]
         if self.layout.topology is Topology.CLUSTER:
             env.update(argv.fabric_env(node, self.inventory, ray=self.backend == "ray"))
         elif self.layout.topology is Topology.REPLICAS:

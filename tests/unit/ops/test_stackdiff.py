@@ -8,9 +8,10 @@ from orchestrator.config.inventory import Inventory
 from orchestrator.config.settings import Settings
 from orchestrator.errors import ConfigError
 from orchestrator.ops.stack import prepare_stack
-from orchestrator.ops.stackdiff import Action, diff, diff_text, foreign
+from orchestrator.ops.stackdiff import Action, check_beside_other_stacks, diff, diff_text, foreign
 from orchestrator.ops.up import Deadlines
 from orchestrator.plan.argv import container_name, label_options
+from orchestrator.plan.placement import PlacementError
 from orchestrator.plan.proxy import ProxyRole
 from orchestrator.plan.topology import Role
 from orchestrator.remote.state import Container
@@ -147,3 +148,22 @@ def test_the_proxy_port_is_reserved_and_model_names_must_differ(members):
         members(twice)
     with pytest.raises(ConfigError, match="proxy.node: .*no node named 's9'"):
         members(STACK + "proxy: {node: s9}\n")
+
+
+def _other_stack(node: str, port: int, share: str) -> Container:
+    labels = {"sparkctl.deployment": "x.y.solo.1", "sparkctl.name": "x", "sparkctl.stack": "team", "sparkctl.role": "solo",
+              "sparkctl.endpoint": f"http://192.0.2.9:{port}/v1", "sparkctl.memory": share}
+    return Container(node, "sparkctl-vllm-x", "running", labels)
+
+
+def test_another_stacks_memory_and_ports_count_on_shared_nodes(members, write):
+    placed = members()
+    inventory = placed[0].request.inventory
+    check_beside_other_stacks(placed, "lab", [_other_stack("s3", 9000, "0.05")], inventory)  # fits: 0.05 + 0.8
+    with pytest.raises(PlacementError, match=r"node s3 also runs another stack's deployments: 0.50 \(team/x\) \+ "
+                                             r"0.40 \(small\) \+ 0.40 \(nano\) = 1.30, over its memory budget of 0.85"):
+        check_beside_other_stacks(placed, "lab", [_other_stack("s3", 9000, "0.5")], inventory)
+    with pytest.raises(PlacementError, match="port 8000 on s1 is taken by 'x' of stack 'team'; give 'coder' another"):
+        check_beside_other_stacks(placed, "lab", [_other_stack("s1", 8000, "0.05")], inventory)
+    mine = [Container(c.node, c.name, c.state, {**c.labels, "sparkctl.memory": "0.9"}) for c in _running(placed[1])]
+    check_beside_other_stacks(placed, "lab", mine, inventory)  # this stack's own deployments are placed, not counted
