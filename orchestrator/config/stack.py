@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -153,5 +154,7 @@ def entry_recipe(stack: Stack, index: int, book: RecipeBook) -> Recipe:
     try:
         recipe = with_overrides(book.resolve(recipe_ref, entry.topology), args, env)
     except ConfigError as exc:
-        raise stack.error(index, "recipe", str(exc).replace("--set ", "set.").replace("-e ", "env.")) from None
+        # with_overrides names the command line's options; here they are the entry's keys.
+        message = re.sub(r"^--set ", "set.", re.sub(r"^-e ", "env.", str(exc)))
+        raise stack.error(index, "recipe", message) from None
     return recipe
