@@ -101,7 +101,7 @@ def wait_until_ready(transport: Transport, nodes: list[Node], step: Step, phase:
             calls = [(serving, step.script, secrets)] + [(node, ready.watch_script, None) for node in watched]
             futures = [pool.submit(probe, transport, node, script, phase, env, cancel) for node, script, env in calls]
             results = [future.result() for future in futures]
-            for (node, _script, _env), result in zip(calls, results):
+            for (node, _script, _env), result in zip(calls, results, strict=True):
                 _raise_if_stopped(result, node, ready.container, phase)
             missing = probe_shortfall(results[0].facts(), ready.served_name)
             now = time.monotonic()

@@ -8,8 +8,8 @@ from pathlib import Path
 from PIL import Image
 
 from tests.integration.benchenv import DECODE_TPS, PREFILL_TPS, SPEEDS
-from tests.sim.standin.standin_speed import decode_speedup
 from tests.integration.sparkctl_run import Sparkctl, stop, wait_for
+from tests.sim.standin.standin_speed import decode_speedup
 
 PP, TG, CONCURRENCY = 1024, 64, (1, 2)
 
