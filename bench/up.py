@@ -66,7 +66,8 @@ def timed_sparkctl(env: dict[str, str], nodes: int, backend: str) -> tuple[float
     done = sparkctl(env, "up", *up_args(nodes, backend))
     seconds = time.perf_counter() - started
     if done.returncode != 0:
-        raise RuntimeError(f"sparkctl up failed ({done.returncode}): {done.stderr[-800:]}")
+        errors = [line for line in done.stderr.splitlines() if line.startswith("error")]
+        raise RuntimeError(f"sparkctl up failed ({done.returncode}): {' / '.join(errors)[:800] or done.stderr[-800:]}")
     return seconds, {name: float(value) for name, value in PHASE_DONE.findall(done.stderr)}
 
 
