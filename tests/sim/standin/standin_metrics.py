@@ -1,7 +1,7 @@
 """The engine's counters and gauges, exported on /metrics in the Prometheus text format with vLLM's names.
 
 Requests are admitted up to --max-num-seqs (the rest wait, as in vLLM's scheduler); a running request holds
-KV-cache blocks for its prompt and the tokens decoded so far; the token counters advance as prefill and decode
+KV-cache blocks for its whole prompt from admission and for the tokens decoded so far; the token counters advance as prefill and decode
 progress, so rates computed between two scrapes match the simulated speeds.
 """
 
@@ -82,7 +82,8 @@ class Engine:
         """The values /metrics reports right now."""
         now = time.monotonic()
         with self.lock:
-            blocks = sum(math.ceil((r.prefilled(now) + r.generated(now)) / BLOCK_TOKENS) for r in self.running)
+            # The scheduler allocates a running request's prompt blocks when it admits it, before prefill runs.
+            blocks = sum(math.ceil((r.prompt_tokens + r.generated(now)) / BLOCK_TOKENS) for r in self.running)
             return {
                 "running": len(self.running),
                 "waiting": self.waiting,
