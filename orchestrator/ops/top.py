@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,19 +22,26 @@ SERVER_HEADERS = ["deployment", "node", "model", "running", "waiting", "KV cache
 
 
 def top(settings: Settings, once: bool = False, interval: float = 1.0, seconds: float | None = None) -> None:
-    """Show the live view until Ctrl-C (or for seconds); with once, sample twice, interval apart, and print."""
+    """Show the live view until Ctrl-C (or for seconds; JSON lines with --json); once: sample twice and print."""
     inventory = settings.load_inventory()
     with session(settings, inventory, quiet=True) as current:
         views = sampled_views(current, interval)
         if once:
             next(views)
             view = next(views)
-            console.emit_json(view) if settings.json else _print_tables(tables(view))
+            if settings.json:
+                console.emit_json(view)
+            else:
+                _print_tables(tables(view))
             raise_if_partial("top", view["unreachable"], "their rows are missing until they answer")
             return
         deadline = None if seconds is None else time.monotonic() + seconds
         try:
-            show_live(tables(v) for v in _until(views, deadline))
+            if settings.json:
+                for view in _until(views, deadline):
+                    console.info(json.dumps(view, default=str))
+            else:
+                show_live(tables(v) for v in _until(views, deadline))
         except KeyboardInterrupt:
             console.warn("top: stopped")
 

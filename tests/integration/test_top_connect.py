@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -11,7 +12,7 @@ import time
 import pytest
 from openai import OpenAI
 
-from tests.integration.sparkctl_run import SPARKCTL, Sparkctl
+from tests.integration.sparkctl_run import SPARKCTL, Sparkctl, stop
 
 pytestmark = pytest.mark.integration
 
@@ -109,6 +110,22 @@ def test_top_once_json_reports_every_field_of_a_loaded_server(agent):
     assert 0 < server["kv_cache_usage"] < 1
     assert server["prompt_tokens_total"] > 0 and server["generation_tokens_total"] > 0
     assert server["prompt_tokens_per_s"] > 0 and server["generation_tokens_per_s"] > 0
+
+
+def test_top_live_redraws_until_its_time_or_ctrl_c(agent):
+    spark, _up = agent
+    shown = subprocess.run([SPARKCTL, "top", "--seconds", "1.5"], capture_output=True, text=True, timeout=60,
+                           env={**spark.env(), "COLUMNS": "200"}, check=True).stdout
+    assert "sparkctl top" in shown and "spark1" in shown and "sparkctl-vllm" in shown and MODEL in shown
+    lines = spark.start("--json", "top", "--interval", "0.5")
+    try:
+        first = json.loads(lines.stdout.readline())
+        second = json.loads(lines.stdout.readline())
+    finally:
+        lines.send_signal(signal.SIGINT)
+        out, err = stop(lines)
+    assert [s["container"] for s in first["servers"]] == ["sparkctl-vllm"] and second["time"] >= first["time"]
+    assert lines.returncode == 0 and "top: stopped" in err and "Traceback" not in err
 
 
 def sdk_run(spark: Sparkctl, env: dict[str, str], *prefix: str) -> dict:

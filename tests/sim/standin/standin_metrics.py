@@ -1,8 +1,8 @@
 """The engine's counters and gauges, exported on /metrics in the Prometheus text format with vLLM's names.
 
 Requests are admitted up to --max-num-seqs (the rest wait, as in vLLM's scheduler); a running request holds
-KV-cache blocks for its whole prompt from admission and for the tokens decoded so far; the token counters advance as prefill and decode
-progress, so rates computed between two scrapes match the simulated speeds.
+KV-cache blocks for its whole prompt from admission and for the tokens decoded so far; the token counters
+advance as prefill and decode progress, so rates computed between two scrapes match the simulated speeds.
 """
 
 from __future__ import annotations

@@ -45,9 +45,9 @@ def test_rates_come_from_counters_between_samples_on_the_node_clock():
 
 
 def test_older_kv_gauge_name_and_engines_add_up():
-    result = Result("n", 0, "now=1\nmetric=c vllm:gpu_cache_usage_perc{engine=\"0\"} 0.5\n"
-                            "metric=c vllm:num_requests_running{engine=\"0\"} 1\nmetric=c vllm:num_requests_running{engine=\"1\"} 2\n",
-                    "", 0.1)
+    lines = ['now=1', 'metric=c vllm:gpu_cache_usage_perc{engine="0"} 0.5',
+             'metric=c vllm:num_requests_running{engine="0"} 1', 'metric=c vllm:num_requests_running{engine="1"} 2']
+    result = Result("n", 0, "\n".join(lines) + "\n", "", 0.1)
     [server] = server_rows(parse_sample(result), None)
     assert (server["kv_cache_usage"], server["running"]) == (0.5, 3)
 
