@@ -109,3 +109,10 @@ def test_messages_refuse_like_vllm(agent: Standin, launch: Callable[..., Standin
     with pytest.raises(anthropic.BadRequestError, match="enable-auto-tool-choice"):
         client(plain).messages.create(model="gpt-oss", max_tokens=8, tools=[WEATHER],
                                       messages=[{"role": "user", "content": "x"}])
+
+
+def test_vllm_before_0_11_1_has_no_messages_api(launch: Callable[..., Standin]) -> None:  # noqa: F811
+    old = launch("--served-model-name", "gpt-oss", VLLM_STANDIN_TABLE="vllm-mxfp4-fork")
+    old.wait_ready()
+    with pytest.raises(anthropic.NotFoundError):
+        client(old).messages.create(model="gpt-oss", max_tokens=1, messages=[{"role": "user", "content": "x"}])

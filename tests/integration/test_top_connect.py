@@ -17,11 +17,13 @@ from tests.integration.sparkctl_run import SPARKCTL, Sparkctl, stop
 pytestmark = pytest.mark.integration
 
 ENDPOINT = "http://10.77.0.11:8000/v1"
-MODEL = "openai/gpt-oss-120b"
-# Two sequence slots, so four clients keep two requests running and two waiting.
-AGENT_RECIPE = "extends: openai-gpt-oss-120b\ncoding_agent: true\nargs:\n  max-num-seqs: 2\n"
-NO_TOOLS_RECIPE = "extends: openai-gpt-oss-120b\ncoding_agent: true\nargs:\n  enable-auto-tool-choice: null\n" \
+MODEL = "nemotron-3-nano"
+# On vLLM 0.33 (vllm-node), which serves /v1/messages. Two sequence slots: four clients keep two requests waiting.
+AGENT_RECIPE = "extends: nemotron-3-nano-nvfp4\ncoding_agent: true\nargs:\n  max-num-seqs: 2\n"
+NO_TOOLS_RECIPE = "extends: nemotron-3-nano-nvfp4\ncoding_agent: true\nargs:\n  enable-auto-tool-choice: null\n" \
                   "  tool-call-parser: null\n"
+# The MXFP4 fork is 0.10.2-based: older than vLLM's Messages API.
+FORK_RECIPE = "extends: openai-gpt-oss-120b\ncoding_agent: true\n"
 LOAD_DEADLINE = 60.0
 # Configured only from the environment `connect claude` gives: base URL, auth token, model.
 SDK_SCRIPT = """
@@ -61,6 +63,10 @@ def test_up_refuses_a_coding_agent_recipe_whose_vllm_refuses_tools(sim_cluster_f
     assert failed.returncode == 5, failed.stderr
     assert "agent-api" in failed.stderr and "spark1" in failed.stderr
     assert "--enable-auto-tool-choice and --tool-call-parser" in failed.stderr
+    assert spark.no_containers_anywhere()
+    recipe.write_text(FORK_RECIPE)
+    old = spark.run("up", "solo", str(recipe), timeout=300)
+    assert old.returncode == 5 and "no Anthropic Messages API (vLLM serves it from 0.11.1 on)" in old.stderr, old.stderr
     assert spark.no_containers_anywhere()
 
 

@@ -113,7 +113,7 @@ class StandinHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - the name http.server dispatches to
         """Answer chat and text completions."""
         path = self.path.split("?", 1)[0]
-        if path == "/v1/messages":
+        if path in ("/v1/messages", "/v1/messages/count_tokens") and standin_messages.served(gen.VLLM_VERSION):
             standin_messages.handle(self)
             return
         try:

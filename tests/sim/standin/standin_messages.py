@@ -3,9 +3,9 @@
 Shaped like vLLM's own handler, which converts the request to a chat completion and the answer back: the same
 stop reasons (end_turn, max_tokens, tool_use), the same SSE events (message_start without type and role,
 content blocks opened lazily, no ping), errors as {"type": "error", "error": {...}}. Tools need
---enable-auto-tool-choice and --tool-call-parser, as in vLLM. The simulated model calls a tool when tools are
-offered and the last user turn is not a tool result; it answers in text otherwise, ending its turn after a
-short reply unless max_tokens cuts it first.
+--enable-auto-tool-choice and --tool-call-parser, as in vLLM; vLLM before 0.11.1 has no such route. The
+simulated model calls a tool when tools are offered and the last user turn is not a tool result; it answers in
+text otherwise, ending its turn after a short reply unless max_tokens cuts it first.
 """
 
 from __future__ import annotations
@@ -17,7 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import standin_generation as gen
+from standin_flags import version_tuple
 
+# vllm.entrypoints.anthropic first ships in 0.11.1 (its API docs start there): older images answer 404.
+FIRST_VERSION = (0, 11, 1)
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
 SCHEMA_VALUES = {"string": "spark", "integer": 1, "number": 1.0, "boolean": True, "array": [], "object": {}}
 
@@ -29,6 +32,11 @@ class ToolCall:
     id: str
     name: str
     arguments: str
+
+
+def served(vllm_version: str) -> bool:
+    """Whether this image's vLLM has the Messages API."""
+    return version_tuple(vllm_version) >= FIRST_VERSION
 
 
 def handle(handler: Any) -> None:
