@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
+from orchestrator.config.inventory import Node
 from orchestrator.config.settings import Settings
 from orchestrator.ops.partial import raise_if_partial
 from orchestrator.ops.top_sample import NodeSample, node_row, parse_sample, server_rows
@@ -18,14 +20,15 @@ from orchestrator.report.live import Frame, show_live
 from orchestrator.report.units import human_bytes
 
 NODE_HEADERS = ["node", "MemAvailable", "page cache", "container", "state", "uptime", "restarts"]
+RETRY_AFTER = 30.0
 SERVER_HEADERS = ["deployment", "node", "model", "running", "waiting", "KV cache", "prompt tok/s", "gen tok/s"]
 
 
 def top(settings: Settings, once: bool = False, interval: float = 1.0, seconds: float | None = None) -> None:
     """Show the live view until Ctrl-C (or for seconds; JSON lines with --json); once: sample twice and print."""
     inventory = settings.load_inventory()
-    with session(settings, inventory, quiet=True) as current:
-        views = sampled_views(current, interval)
+    with Sampler(lambda: session(settings, inventory, quiet=True), inventory.nodes, settings.templates_dir) as sampler:
+        views = sampled_views(sampler, interval)
         if once:
             next(views)
             view = next(views)
@@ -46,18 +49,57 @@ def top(settings: Settings, once: bool = False, interval: float = 1.0, seconds: 
             console.warn("top: stopped")
 
 
-def sampled_views(current: Session, interval: float) -> Iterator[dict]:
+class Sampler:
+    """Samples every node each refresh over one session; nodes that did not answer are left out of the refreshes
+    (a dead host would hold each one up for the SSH connect timeout) and retried on a fresh session every
+    RETRY_AFTER seconds, so a node that reboots comes back into view."""
+
+    def __init__(self, open_session: Callable[[], contextlib.AbstractContextManager[Session]],
+                 nodes: tuple[Node, ...], templates_dir: str | None = None):
+        self.open_session, self.nodes, self.templates_dir = open_session, nodes, templates_dir
+        self.stack = contextlib.ExitStack()
+        self.current: Session | None = None
+        self.missing: dict[str, str] = {}
+        self.retried = 0.0
+        self.previous: dict[str, NodeSample] = {}
+
+    def __enter__(self) -> Sampler:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.stack.close()
+
+    def view(self) -> dict:
+        """One sample of every node that answers, as the view `top` shows."""
+        current = self._session()
+        asked = tuple(n for n in self.nodes if n.name not in self.missing)
+        samples = []
+        if asked:
+            report = current.run(plan_top(asked, self.templates_dir))
+            self.missing.update(report.failed("top"))
+            samples = [parse_sample(r) for r in report.results["top"] if r.exit_code != FAILED]
+        view = {"time": datetime.now(UTC).isoformat(timespec="seconds"), "nodes": [node_row(s) for s in samples],
+                "servers": [row for s in samples for row in server_rows(s, self.previous.get(s.node))],
+                "unreachable": dict(self.missing)}
+        self.previous = {s.node: s for s in samples}
+        return view
+
+    def _session(self) -> Session:
+        """The session to sample over: a fresh one at first, and when it is time to retry the missing nodes."""
+        now = time.monotonic()
+        if self.current is None or (self.missing and now - self.retried >= RETRY_AFTER):
+            self.stack.close()
+            self.stack = contextlib.ExitStack()
+            self.current = self.stack.enter_context(self.open_session())
+            self.missing, self.retried = {}, now
+        return self.current
+
+
+def sampled_views(sampler: Sampler, interval: float) -> Iterator[dict]:
     """One view per refresh, a refresh every interval seconds; rates come from the refresh before."""
-    previous: dict[str, NodeSample] = {}
     while True:
         started = time.monotonic()
-        report = current.run(plan_top(current.inventory.nodes, current.settings.templates_dir))
-        unreachable = report.failed("top")
-        samples = [parse_sample(r) for r in report.results["top"] if r.exit_code != FAILED and r.node not in unreachable]
-        yield {"time": datetime.now(UTC).isoformat(timespec="seconds"), "nodes": [node_row(s) for s in samples],
-               "servers": [row for s in samples for row in server_rows(s, previous.get(s.node))],
-               "unreachable": unreachable}
-        previous = {s.node: s for s in samples}
+        yield sampler.view()
         time.sleep(max(0.0, interval - (time.monotonic() - started)))
 
 

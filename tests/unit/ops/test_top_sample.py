@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from orchestrator.ops.top import tables
 from orchestrator.ops.top_sample import node_row, parse_sample, server_rows, started_epoch
@@ -73,3 +74,42 @@ def test_sample_script_quotes_its_values_and_scrapes_only_serving_containers():
     assert "docker ps -aq --filter label=sparkctl.deployment" in script
     assert "'^vllm:(num_requests_running|" in script and '"sparkctl.api"' in script
     assert "http://127.0.0.1:$port/metrics" in script and "Authorization" not in script
+
+
+class FakeSession:
+    """Answers each sample plan from a script of which nodes answer; records which nodes it was asked."""
+
+    def __init__(self, down: set[str], asked: list[tuple[str, ...]]):
+        self.down, self.asked = down, asked
+
+    def run(self, plan):
+        from orchestrator.remote.executor import FAILED, Report
+
+        nodes = tuple(step.node for step in plan.phases[0].steps)
+        self.asked.append(nodes)
+        answer = output(1000.0 + len(self.asked), 1, 1)
+        return Report(results={"top": [Result(n, FAILED, "", "no answer", 0.0) if n in self.down
+                                       else replace(answer, node=n) for n in nodes]})
+
+
+def test_a_node_that_does_not_answer_is_left_out_then_retried_on_a_fresh_session(inventory, monkeypatch):
+    import contextlib
+
+    from orchestrator.ops import top as ops_top
+
+    down, asked, opened = {"GoldFinger2"}, [], []
+
+    @contextlib.contextmanager
+    def open_session():
+        opened.append(1)
+        yield FakeSession(down, asked)
+
+    with ops_top.Sampler(open_session, inventory.nodes) as sampler:
+        first, second = sampler.view(), sampler.view()
+        assert asked == [("GoldFinger", "GoldFinger2"), ("GoldFinger",)] and len(opened) == 1
+        assert set(first["unreachable"]) == set(second["unreachable"]) == {"GoldFinger2"}
+        assert [n["node"] for n in second["nodes"]] == ["GoldFinger"]
+        down.clear()
+        monkeypatch.setattr(ops_top, "RETRY_AFTER", 0.0)
+        back = sampler.view()
+    assert asked[-1] == ("GoldFinger", "GoldFinger2") and len(opened) == 2 and back["unreachable"] == {}
