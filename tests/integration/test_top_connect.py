@@ -123,7 +123,7 @@ def test_top_live_redraws_until_its_time_or_ctrl_c(agent):
     shown = subprocess.run([SPARKCTL, "top", "--seconds", "1.5"], capture_output=True, text=True, timeout=60,
                            env={**spark.env(), "COLUMNS": "200"}, check=True).stdout
     assert "sparkctl top" in shown and "spark1" in shown and "sparkctl-vllm" in shown and MODEL in shown
-    lines = spark.start("--json", "top", "--interval", "0.5")
+    lines = spark.start("--json", "top", "--interval", "0.5", "--seconds", "30")
     try:
         first = json.loads(lines.stdout.readline())
         second = json.loads(lines.stdout.readline())
