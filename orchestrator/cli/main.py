@@ -196,7 +196,7 @@ def tunnel(ctx, local_port, seconds):
 
 def _add_groups() -> None:
     # click only: each group's heavy imports stay inside its commands.
-    from orchestrator.cli import doctor, sync
+    from orchestrator.cli import doctor, sync, watch
     from orchestrator.cli.bench import bench
     from orchestrator.cli.recipes import recipes
 
@@ -204,6 +204,7 @@ def _add_groups() -> None:
     cli.add_command(bench)
     sync.register(cli)
     doctor.register(cli)
+    watch.register(cli)
 
 
 _add_groups()
