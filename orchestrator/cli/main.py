@@ -206,7 +206,7 @@ def tunnel(ctx, local_port, seconds, name):
 
 def _add_groups() -> None:
     # click only: each group's heavy imports stay inside its commands.
-    from orchestrator.cli import doctor, stack, sync
+    from orchestrator.cli import doctor, stack, sync, watch
     from orchestrator.cli.bench import bench
     from orchestrator.cli.recipes import recipes
 
@@ -214,6 +214,7 @@ def _add_groups() -> None:
     cli.add_command(bench)
     sync.register(cli)
     doctor.register(cli)
+    watch.register(cli)
     stack.register(cli)
 
 

@@ -66,6 +66,7 @@ class RecipeFile(_Frozen):
     topologies: Topologies | None = None
     mods: tuple[Text, ...] | None = None
     backend: Backend | None = None
+    coding_agent: bool | None = None
 
 
 POSITIVE_INT_ARGS = ("tensor-parallel-size", "pipeline-parallel-size", "data-parallel-size", "max-model-len",
@@ -123,6 +124,8 @@ class Recipe(_Frozen):
     topologies: Topologies = TOPOLOGIES
     mods: tuple[Text, ...] = ()
     backend: Backend | None = None
+    # A backend for coding agents (Claude Code): `up` also checks the Anthropic Messages API, with a tool offered.
+    coding_agent: bool = False
     source: str = "<memory>"
     chain: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from orchestrator.config.inventory import Inventory, Node
 from orchestrator.config.values import url_host
-from orchestrator.plan import argv, probes, proxy
+from orchestrator.plan import agent, argv, probes, proxy
 from orchestrator.plan.argv import LABEL, container_name
 from orchestrator.plan.data import Deployment, Gate, Phase, PhaseKind, Plan, Readiness, Step
 from orchestrator.plan.hfcache import repo_dir
@@ -117,7 +117,7 @@ class _UpBuilder:
         else:
             middle = (self._start_all_serving(),)
         phases = (self._preflight(), plan_drop_caches(self.inventory, self.layout.nodes, self.options.templates_dir)
-                  .phases[0], *middle, self._readiness())
+                  .phases[0], *middle, self._readiness(), *self._agent_check())
         if self.layout.topology is Topology.REPLICAS:
             phases = proxy.ProxyPlanner(self.inventory, self.layout.nodes, self.deployment, self.options.templates_dir,
                                         self.options.ready_deadline, self.api_port).add_to(phases)
@@ -250,6 +250,14 @@ class _UpBuilder:
             steps.append(Step(node.name, "wait until the server answers", script, probes.PROBE_TIMEOUT,
                               secrets=(argv.API_KEY_ENV,), readiness=readiness))
         return Phase("readiness", "Readiness", tuple(steps), kind=PhaseKind.READINESS)
+
+    def _agent_check(self) -> tuple[Phase, ...]:
+        """For a coding-agent recipe: the Messages API answers on every serving node."""
+        if not self.recipe.coding_agent:
+            return ()
+        serving = self.layout.nodes if self.layout.topology is Topology.REPLICAS else (self.layout.entry,)
+        return (agent.messages_check(serving, self.api_port, self.recipe.served_model_name, argv.API_KEY_ENV,
+                                     self.options.templates_dir),)
 
 
 def plan_drop_caches(inventory: Inventory, nodes: tuple[Node, ...], templates_dir: str | None = None,

@@ -4,7 +4,8 @@ Environment: VLLM_STANDIN_TABLE (the vLLM whose flags it follows, standin_flags.
 (`flags`, `model` or `all`: standin_flags.py, standin_model.py), VLLM_STANDIN_DOWNLOAD_BPS,
 VLLM_STANDIN_LOAD_SECONDS (2), VLLM_STANDIN_PREFILL_TPS (2000), VLLM_STANDIN_DECODE_TPS (50),
 VLLM_STANDIN_FAULT (crash-during-load | crash-after:N | never-ready | slow-start:N),
-VLLM_STANDIN_HITS_FILE (one line per completion request), VLLM_STANDIN_GPUS (1 per node).
+VLLM_STANDIN_HITS_FILE (one line per completion request), VLLM_STANDIN_GPUS (1 per node),
+VLLM_STANDIN_KV_TOKENS (the KV cache's size in tokens, 262144).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from standin_flags import (
     top_usage,
 )
 from standin_log import fail, log
+from standin_metrics import DEFAULT_KV_TOKENS, DEFAULT_MAX_NUM_SEQS, Engine
 from standin_model import Snapshot, fetch_config, load_weights
 from standin_nccl import decode_tps
 from standin_rendezvous import join_ranks
@@ -156,6 +158,9 @@ def server_state(args: argparse.Namespace) -> ServerState:
         hits_file=Path(hits) if hits else None,
         port=args.port,
         started=time.time(),
+        engine=Engine(getattr(args, "max_num_seqs", None) or DEFAULT_MAX_NUM_SEQS,
+                      int(env_float("VLLM_STANDIN_KV_TOKENS", DEFAULT_KV_TOKENS))),
+        auto_tools=bool(getattr(args, "enable_auto_tool_choice", False) and getattr(args, "tool_call_parser", None)),
     )
 
 
