@@ -9,6 +9,7 @@ import threading
 import pytest
 from openai import OpenAI
 
+from tests.integration.benchenv import bench_sparkctl
 from tests.integration.sparkctl_run import Sparkctl
 
 CODER = ("http://10.77.0.11:8000/v1", "openai/gpt-oss-120b")
@@ -102,6 +103,21 @@ def test_apply_places_every_deployment_and_a_second_apply_changes_nothing(lab):
         ("coder", "unchanged"), ("small", "unchanged"), ("nano", "unchanged"), ("_proxy", "unchanged")]
     rows = json.loads(spark.run("--json", "status", "small", check=True).stdout)
     assert [(r["node"], r["container"], r["health"]) for r in rows] == [("spark3", "running", "ready")]
+
+
+def test_bench_measures_the_deployment_it_is_told_to_of_several(lab, tmp_path):
+    spark, _stack, key, _ = lab
+    bencher, tokenizer = bench_sparkctl(spark.cluster, tmp_path)
+    (bencher.home / "config" / "sparkctl").mkdir(parents=True)
+    (bencher.home / "config" / "sparkctl" / "api-key").write_text(key + "\n")
+    (bencher.home / "config" / "sparkctl" / "api-key").chmod(0o600)
+    args = ("bench", "--pp", "64", "--tg", "4", "--concurrency", "1", "--runs", "1", "--tokenizer", str(tokenizer),
+            "--skip-coherence")
+    refused = bencher.run(*args)
+    assert refused.returncode != 0 and "name one with --deployment" in refused.stderr, refused.stderr
+    run_id = json.loads(bencher.run("--json", *args, "--deployment", "nano", timeout=300, check=True).stdout)["id"]
+    stored = json.loads(bencher.run("--json", "bench", "show", run_id, check=True).stdout)
+    assert (stored["deployment"]["endpoint"], stored["deployment"]["nodes"]) == (NANO[0], ["spark3"])
 
 
 def test_changing_one_entry_replaces_only_it_and_a_dropped_entry_loses_only_its_containers(lab):
