@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import standin_generation as gen
+import standin_stall
 
 TOKEN_PATTERN = re.compile(r"\w+|[^\w\s]+")
 
@@ -141,6 +142,7 @@ class StandinHandler(BaseHTTPRequestHandler):
 
     def complete(self, path: str, request: dict) -> None:
         """Plan the completion, wait out the prefill, then answer streamed or whole."""
+        standin_stall.hold()
         chat = path.endswith("chat/completions")
         plan = gen.plan_completion(self.state, request, chat, count_tokens)
         with self.state.lock:
