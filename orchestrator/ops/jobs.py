@@ -10,6 +10,10 @@ from orchestrator.plan import jobs
 from orchestrator.remote.session import Session, session
 from orchestrator.report import console
 from orchestrator.report.jobs_table import job_rows
+from orchestrator.report.tables import Column, Fit
+
+# Settings and the last action are sentences: they wrap rather than get cut.
+JOB_FITS = {"settings": Fit.TEXT, "last action": Fit.TEXT}
 
 
 def guard_on(settings: Settings, guard: Guard, nodes: str | None) -> None:
@@ -66,7 +70,8 @@ def show(settings: Settings, nodes: str | None) -> None:
 
 def print_jobs(rows: list[dict[str, str]]) -> None:
     """The node-side jobs as a table."""
-    console.table("node-side jobs", list(rows[0]), [list(r.values()) for r in rows])
+    columns = [Column(key, JOB_FITS.get(key, Fit.KEEP)) for key in rows[0]]
+    console.table("node-side jobs", columns, [list(r.values()) for r in rows])
 
 
 def _on(settings: Settings, nodes: str | None, job: str, conf: str) -> None:

@@ -125,7 +125,23 @@ def up(settings: Settings, request: UpRequest, replace: bool, keep_on_failure: b
             return
         _clear_conflicts(current, request.inventory, deployment, live, replace)
         report = _run_or_roll_back(current, plan, request.recipe, keep_on_failure)
+        _install_guard(current, request)
     _print_up_summary(deployment, report)
+
+
+def _install_guard(current: Session, request: UpRequest) -> None:
+    """The recipe's page-cache guard on every node of the deployment, once it serves."""
+    if request.recipe.guard is None:
+        return
+    from orchestrator.errors import ExecutionError
+    from orchestrator.ops import jobs
+
+    try:
+        facts = jobs.install(current, request.layout.nodes, request.recipe.guard)
+    except SparkctlError as exc:
+        raise ExecutionError(f"the deployment is up, but the recipe's guard could not be installed: {exc}\n"
+                             "    fix the node, then run 'sparkctl guard on' (or 'sparkctl down')") from None
+    console.info("page-cache guard on: " + ", ".join(f"{node} ({f.get('scheduler', '?')})" for node, f in facts.items()))
 
 
 def _already_up(current: Session, deployment: Deployment, live: list[Container], plan: Plan) -> bool:
