@@ -82,8 +82,12 @@ def test_guard_drops_when_mem_available_falls_below_the_threshold(spark):
     assert "MemAvailable 3.8 GiB" in _jobs(spark)[0]["last action"]
 
 
-def test_status_says_stalled_and_the_watchdog_restarts_within_its_budget(spark):
-    spark.run("up", "solo", RECIPE, check=True, timeout=600)
+def test_status_says_stalled_and_the_watchdog_restarts_within_its_budget(spark, tmp_path):
+    recipe = tmp_path / "guarded.yaml"
+    recipe.write_text(f"extends: {RECIPE}\nguard:\n  every: 1h\n  below: 4GiB\n  check: 3s\n")
+    up = spark.run("up", "solo", str(recipe), check=True, timeout=600)
+    assert "page-cache guard on: spark1 (cron)" in up.stdout
+    assert _jobs(spark)[0]["settings"] == "every 1h, below 4.0 GiB, check 3s"
     [container] = [line.split()[0] for line in spark.containers(1)]
     spark.cluster.docker(1, ["exec", container, "touch", STALL_FILE], check=True)
     [row] = json.loads(spark.run("--json", "status", check=True).stdout)
