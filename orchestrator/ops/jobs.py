@@ -5,6 +5,7 @@ from __future__ import annotations
 from orchestrator.config.inventory import Inventory, Node
 from orchestrator.config.jobspec import Guard, Watchdog
 from orchestrator.config.settings import Settings, select_nodes
+from orchestrator.errors import SparkctlError
 from orchestrator.ops.partial import raise_if_partial
 from orchestrator.plan import jobs
 from orchestrator.remote.session import Session, session
@@ -43,8 +44,7 @@ def job_off(settings: Settings, job: str, nodes: str | None) -> None:
 
 def install(current: Session, targets: tuple[Node, ...], guard: Guard) -> dict[str, dict[str, str]]:
     """Install the guard from within another command's session (`up` with a recipe's guard section)."""
-    report = current.run(jobs.plan_job_on(targets, jobs.GUARD, jobs.guard_conf(guard), current.settings.templates_dir))
-    return report.facts(f"{jobs.GUARD}-on")
+    return apply(current, targets, jobs.GUARD, jobs.guard_conf(guard), current.settings.templates_dir)
 
 
 def read_jobs(current: Session, targets: tuple[Node, ...]) -> dict[str, dict[str, str]]:
@@ -78,15 +78,27 @@ def _on(settings: Settings, nodes: str | None, job: str, conf: str) -> None:
     inventory = settings.load_inventory()
     targets = _targets(inventory, nodes)
     with session(settings, inventory) as current:
-        report = current.run(jobs.plan_job_on(targets, job, conf, settings.templates_dir))
+        facts = apply(current, targets, job, conf, settings.templates_dir)
         found = read_jobs(current, targets)
-    facts = report.facts(f"{job}-on")
     if settings.json:
         console.emit_json(facts)
         return
     for node, fact in facts.items():
         console.info(f"{node}: {job} on ({fact.get('scheduler', '?')}), ran once: {fact.get('last') or 'nothing to do'}")
     print_jobs(job_rows(found))
+
+
+def apply(current: Session, targets: tuple[Node, ...], job: str, conf: str, templates_dir: str | None) -> dict:
+    """Install the job on every target; if one fails, take it off the targets that did not have it before."""
+    report = current.run(jobs.plan_jobs_status(targets, templates_dir))
+    had = {node for node, fact in report.facts("jobs").items() if f"{job}_conf" in fact}
+    try:
+        return current.run(jobs.plan_job_on(targets, job, conf, templates_dir)).facts(f"{job}-on")
+    except SparkctlError:
+        fresh = tuple(n for n in targets if n.name not in had)
+        if fresh:
+            current.run(jobs.plan_job_off(fresh, job, templates_dir))
+        raise
 
 
 def _targets(inventory: Inventory, nodes: str | None) -> tuple[Node, ...]:
