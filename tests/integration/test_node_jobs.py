@@ -103,7 +103,7 @@ def _stalled_then_restarted_then_over_budget(spark: Sparkctl, container: str) ->
     assert row["health"].startswith("stalled: /health answers but no token"), row
 
     started = _started_at(spark, container)
-    spark.run("watchdog", "on", "--after", "2", "--check", "3s", "--deadline", "3s", "--budget", "1", check=True)
+    spark.run("watchdog", "on", "--after", "2", "--check", "2s", "--deadline", "2s", "--budget", "1", check=True)
     assert wait_for(lambda: _started_at(spark, container) != started, 120, 1), "the watchdog never restarted it"
     assert wait_for(lambda: _health(spark) == "ready", 60, 1), "the restarted server does not answer"
     watchdog = next(r for r in _jobs(spark) if r["job"] == "watchdog")
