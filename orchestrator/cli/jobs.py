@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 _NODES = click.option("--nodes", help="Comma-separated node names (default: every inventory node).")
+_DRY_RUN = click.option("--dry-run", is_flag=True, help="Print what would run on each node; connect to nothing.")
 
 
 def _spec(model, **given):
@@ -31,8 +32,9 @@ def guard():
 @click.option("--below", metavar="SIZE", help="Also drop whenever MemAvailable falls below SIZE, e.g. 8GiB.")
 @click.option("--check", metavar="DURATION", help="How often the node looks at MemAvailable (default 1m).")
 @_NODES
+@_DRY_RUN
 @click.pass_context
-def guard_on(ctx, every, below, check, nodes):
+def guard_on(ctx, every, below, check, nodes, dry_run):
     """Install (or update) the guard on the nodes, run it once, verify."""
     from orchestrator.config.jobspec import Guard
     from orchestrator.errors import ConfigError
@@ -43,7 +45,7 @@ def guard_on(ctx, every, below, check, nodes):
         if not below:
             raise ConfigError("--every off leaves the guard nothing to do: give --below SIZE too")
         spec = spec.model_copy(update={"every": None})
-    jobs.guard_on(ctx.find_root().obj, spec, nodes)
+    jobs.guard_on(ctx.find_root().obj, spec, nodes, dry_run)
 
 
 @click.group()
@@ -57,14 +59,15 @@ def watchdog():
 @click.option("--check", metavar="DURATION", help="How often the node probes (default 1m).")
 @click.option("--deadline", metavar="DURATION", help="How long a probe waits for its token (default 20s).")
 @_NODES
+@_DRY_RUN
 @click.pass_context
-def watchdog_on(ctx, after, budget, check, deadline, nodes):
+def watchdog_on(ctx, after, budget, check, deadline, nodes, dry_run):
     """Install (or update) the watchdog on the nodes, run it once, verify."""
     from orchestrator.config.jobspec import Watchdog
     from orchestrator.ops import jobs
 
     jobs.watchdog_on(ctx.find_root().obj, _spec(Watchdog, after=after, budget=budget, check=check, deadline=deadline),
-                     nodes)
+                     nodes, dry_run)
 
 
 def _off_and_status(group: click.Group, job: str) -> None:

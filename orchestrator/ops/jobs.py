@@ -8,6 +8,8 @@ from orchestrator.config.settings import Settings, select_nodes
 from orchestrator.errors import SparkctlError
 from orchestrator.ops.partial import raise_if_partial
 from orchestrator.plan import jobs
+from orchestrator.plan.data import Plan
+from orchestrator.plan.show import plan_text, plan_to_dict
 from orchestrator.remote.session import Session, session
 from orchestrator.report import console
 from orchestrator.report.jobs_table import job_rows
@@ -17,14 +19,22 @@ from orchestrator.report.tables import Column, Fit
 JOB_FITS = {"settings": Fit.TEXT, "last action": Fit.TEXT}
 
 
-def guard_on(settings: Settings, guard: Guard, nodes: str | None) -> None:
+def guard_on(settings: Settings, guard: Guard, nodes: str | None, dry_run: bool = False) -> None:
     """Install (or update) the page-cache guard on the chosen nodes (default: all) and verify it ran once."""
-    _on(settings, nodes, jobs.GUARD, jobs.guard_conf(guard))
+    _on(settings, nodes, jobs.GUARD, jobs.guard_conf(guard), dry_run)
 
 
-def watchdog_on(settings: Settings, watchdog: Watchdog, nodes: str | None) -> None:
+def watchdog_on(settings: Settings, watchdog: Watchdog, nodes: str | None, dry_run: bool = False) -> None:
     """Install (or update) the stall watchdog on the chosen nodes (default: all) and verify it ran once."""
-    _on(settings, nodes, jobs.WATCHDOG, jobs.watchdog_conf(watchdog))
+    _on(settings, nodes, jobs.WATCHDOG, jobs.watchdog_conf(watchdog), dry_run)
+
+
+def show_plan(settings: Settings, plan: Plan) -> None:
+    """Print what would run on each node; connect to nothing."""
+    if settings.json:
+        console.emit_json(plan_to_dict(plan, []))
+    else:
+        console.info(plan_text(plan, []))
 
 
 def job_off(settings: Settings, job: str, nodes: str | None) -> None:
@@ -74,9 +84,12 @@ def print_jobs(rows: list[dict[str, str]]) -> None:
     console.table("node-side jobs", columns, [list(r.values()) for r in rows])
 
 
-def _on(settings: Settings, nodes: str | None, job: str, conf: str) -> None:
+def _on(settings: Settings, nodes: str | None, job: str, conf: str, dry_run: bool) -> None:
     inventory = settings.load_inventory()
     targets = _targets(inventory, nodes)
+    if dry_run:
+        show_plan(settings, jobs.plan_job_on(targets, job, conf, settings.templates_dir))
+        return
     with session(settings, inventory) as current:
         facts = apply(current, targets, job, conf, settings.templates_dir)
         found = read_jobs(current, targets)

@@ -74,6 +74,7 @@ def show_plan(settings: Settings, request: UpRequest, deadlines: Deadlines, setu
     plan = _up_plan(settings, request, deadlines)
     if setup is not None:
         plan = Plan(plan.action, setup.phases + plan.phases, plan.deployment)
+    plan = _with_guard(settings, request, plan)
     _warn_findings(request)
     step_secrets = {name for phase in plan.phases for step in phase.steps for name in step.secrets}
     secrets = sorted(step_secrets | set(request.secrets))
@@ -127,6 +128,17 @@ def up(settings: Settings, request: UpRequest, replace: bool, keep_on_failure: b
         report = _run_or_roll_back(current, plan, request.recipe, keep_on_failure)
         _install_guard(current, request)
     _print_up_summary(deployment, report)
+
+
+def _with_guard(settings: Settings, request: UpRequest, plan: Plan) -> Plan:
+    """The dry run shows the recipe's guard install last, as up runs it."""
+    if request.recipe.guard is None:
+        return plan
+    from orchestrator.plan import jobs as job_plans
+
+    guard = job_plans.plan_job_on(request.layout.nodes, job_plans.GUARD, job_plans.guard_conf(request.recipe.guard),
+                                  settings.templates_dir)
+    return Plan(plan.action, plan.phases + guard.phases, plan.deployment)
 
 
 def _install_guard(current: Session, request: UpRequest) -> None:
