@@ -108,6 +108,8 @@ def _stalled_then_restarted_then_over_budget(spark: Sparkctl, container: str) ->
     assert wait_for(lambda: _health(spark) == "ready", 60, 1), "the restarted server does not answer"
     watchdog = next(r for r in _jobs(spark) if r["job"] == "watchdog")
     assert watchdog["last action"].startswith("1 restart(s) in the last hour"), watchdog
+    status = spark.run("status", check=True).stdout
+    assert "watchdog" in status and "restart(s)" in status
 
     # Stalled again: the budget (1 per hour) is spent, so the watchdog logs and leaves it alone.
     restarted = _started_at(spark, container)
@@ -115,8 +117,6 @@ def _stalled_then_restarted_then_over_budget(spark: Sparkctl, container: str) ->
     assert wait_for(lambda: "over-budget" in next(r for r in _jobs(spark) if r["job"] == "watchdog")["last action"],
                     60, 1)
     assert _started_at(spark, container) == restarted
-    status = spark.run("status", check=True).stdout
-    assert "watchdog" in status and "restart(s)" in status
 
 
 def test_off_leaves_nothing_on_the_node(spark):
