@@ -42,3 +42,14 @@ def test_plans_name_the_job_on_every_node(job, inventory):
     off = jobs.plan_job_off(inventory.nodes, job)
     assert [s.node for s in on.phases[0].steps] == [n.name for n in inventory.nodes]
     assert off.phases[0].tolerant and not on.phases[0].tolerant
+
+
+def test_the_runner_ticks_at_the_shortest_check_interval(tmp_path):
+    runner = tmp_path / "runner.sh"
+    runner.write_text(jobs.runner_script(None))
+    (tmp_path / "guard.conf").write_text(jobs.guard_conf(Guard(check="30s")) + "\n")
+    tick = subprocess.run(["bash", str(runner), "tick"], capture_output=True, text=True, check=True, timeout=30)
+    assert tick.stdout.strip() == "30"
+    (tmp_path / "watchdog.conf").write_text(jobs.watchdog_conf(Watchdog(check="5s")) + "\n")
+    tick = subprocess.run(["bash", str(runner), "tick"], capture_output=True, text=True, check=True, timeout=30)
+    assert tick.stdout.strip() == "5"
