@@ -161,11 +161,23 @@ def drop_caches(ctx, all_nodes, nodes):
 @cli.command()
 @click.argument("name", required=False)
 @click.option("--show-key", is_flag=True, help="Print only the replicas proxy's key (for OPENAI_API_KEY).")
+@click.option("--watch", is_flag=True, help="Refresh until Ctrl-C (or --count refreshes).")
+@click.option("--interval", type=click.FloatRange(1, 3600), default=5.0, show_default=True,
+              help="With --watch: seconds between refreshes.")
+@click.option("--count", type=click.IntRange(1, 100000), default=720, show_default=True,
+              help="With --watch: stop after this many refreshes.")
 @click.pass_context
-def status(ctx, name, show_key):
+def status(ctx, name, show_key, watch, interval, count):
     """Show what runs on each node (or only NAME: a stack's deployment, a stack, or a deployment id)."""
     from orchestrator.ops import status
 
+    if watch:
+        if name:
+            raise click.UsageError("--watch shows every deployment; drop NAME")
+        from orchestrator.ops.status_watch import watch as watching
+
+        watching(_settings(ctx), interval, count)
+        return
     status.status(_settings(ctx), show_key, name)
 
 
@@ -207,6 +219,7 @@ def tunnel(ctx, local_port, seconds, name):
 def _add_groups() -> None:
     # click only: each group's heavy imports stay inside its commands.
     from orchestrator.cli import doctor, stack, sync, watch
+    from orchestrator.cli import jobs as node_jobs
     from orchestrator.cli.bench import bench
     from orchestrator.cli.recipes import recipes
 
@@ -216,6 +229,7 @@ def _add_groups() -> None:
     doctor.register(cli)
     watch.register(cli)
     stack.register(cli)
+    node_jobs.register(cli)
 
 
 _add_groups()

@@ -8,11 +8,13 @@ from orchestrator.errors import ConfigError
 from orchestrator.ops import proxy
 from orchestrator.ops.credentials import stored_credentials
 from orchestrator.ops.health import SERVING_ROLES, health_by_container
+from orchestrator.ops.jobs import print_jobs, read_jobs
 from orchestrator.ops.partial import raise_if_partial
 from orchestrator.plan.proxy import API_LABEL, ProxyRole
 from orchestrator.remote.session import session
 from orchestrator.remote.state import Container, leftovers, selected
 from orchestrator.report import console
+from orchestrator.report.jobs_table import job_rows
 from orchestrator.report.tables import Column, Fit
 
 # How each column fits 80 terminal columns; the rest are kept whole.
@@ -33,6 +35,7 @@ def status(settings: Settings, show_key: bool = False, name: str | None = None) 
             console.info(_endpoint_key(live))
             return
         health = health_by_container(current, live, set(secrets))
+        node_jobs = job_rows(read_jobs(current, tuple(n for n in inventory.nodes if n.name not in current.unreachable)))
     broken = leftovers(live, set(current.unreachable))
     rows = proxy.with_backends([_status_row(c, health, c.deployment in broken) for c in live], [c.labels for c in live])
     rows += [_unreachable_row(node, why) for node, why in current.unreachable.items()]
@@ -42,6 +45,8 @@ def status(settings: Settings, show_key: bool = False, name: str | None = None) 
         console.info("nothing deployed by sparkctl on " + ", ".join(n.name for n in inventory.nodes))
     else:
         print_table(rows)
+    if node_jobs and not settings.json:
+        print_jobs(node_jobs)
     raise_if_partial("status", current.unreachable, "their containers are unknown until they answer")
 
 

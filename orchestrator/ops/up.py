@@ -78,6 +78,7 @@ def show_plan(settings: Settings, request: UpRequest, deadlines: Deadlines, setu
     plan = _up_plan(settings, request, deadlines)
     if setup is not None:
         plan = Plan(plan.action, setup.phases + plan.phases, plan.deployment)
+    plan = _with_guard(settings, request, plan)
     _warn_findings(request)
     step_secrets = {name for phase in plan.phases for step in phase.steps for name in step.secrets}
     secrets = sorted(step_secrets | set(request.secrets))
@@ -140,7 +141,9 @@ def up_locked(current: Session, request: UpRequest, plan: Plan, replace: bool, k
         _clear_own(current, request.inventory, deployment, live)
     else:
         _clear_conflicts(current, request.inventory, deployment, live, replace)
-    return _run_or_roll_back(current, plan, request.recipe, keep_on_failure)
+    report = _run_or_roll_back(current, plan, request.recipe, keep_on_failure)
+    _install_guard(current, request)
+    return report
 
 
 def _sharing(live: list[Container], deployment: Deployment) -> list[Container]:
@@ -164,6 +167,32 @@ def _clear_own(current: Session, inventory: Inventory, deployment: Deployment, l
                             f"its own deployments: remove it with 'sparkctl down --nodes NODE' first")
     for dep, containers in deployments([c for c in live if c.labels.get(NAME_LABEL)]).items():
         _tear_down(current, inventory, dep, containers)
+
+
+def _with_guard(settings: Settings, request: UpRequest, plan: Plan) -> Plan:
+    """The dry run shows the recipe's guard install last, as up runs it."""
+    if request.recipe.guard is None:
+        return plan
+    from orchestrator.plan import jobs as job_plans
+
+    guard = job_plans.plan_job_on(request.layout.nodes, job_plans.GUARD, job_plans.guard_conf(request.recipe.guard),
+                                  settings.templates_dir)
+    return Plan(plan.action, plan.phases + guard.phases, plan.deployment)
+
+
+def _install_guard(current: Session, request: UpRequest) -> None:
+    """The recipe's page-cache guard on every node of the deployment, once it serves."""
+    if request.recipe.guard is None:
+        return
+    from orchestrator.errors import ExecutionError
+    from orchestrator.ops import jobs
+
+    try:
+        facts = jobs.install(current, request.layout.nodes, request.recipe.guard)
+    except SparkctlError as exc:
+        raise ExecutionError(f"the deployment is up, but the recipe's guard could not be installed: {exc}\n"
+                             "    fix the node, then run 'sparkctl guard on' (or 'sparkctl down')") from None
+    console.info("page-cache guard on: " + ", ".join(f"{node} ({f.get('scheduler', '?')})" for node, f in facts.items()))
 
 
 def _already_up(current: Session, deployment: Deployment, live: list[Container], plan: Plan) -> bool:

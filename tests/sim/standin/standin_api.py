@@ -13,6 +13,7 @@ from pathlib import Path
 
 import standin_generation as gen
 import standin_messages
+import standin_stall
 from standin_metrics import Engine, exposition
 
 TOKEN_PATTERN = re.compile(r"\w+|[^\w\s]+")
@@ -148,6 +149,7 @@ class StandinHandler(BaseHTTPRequestHandler):
 
     def complete(self, path: str, request: dict) -> None:
         """Plan the completion, wait out the prefill, then answer streamed or whole."""
+        standin_stall.hold()
         chat = path.endswith("chat/completions")
         plan = gen.plan_completion(self.state, request, chat, count_tokens)
         with self.admit(plan.prompt_tokens, plan.completion_tokens):

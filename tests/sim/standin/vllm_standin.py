@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import standin_stall
 from standin_api import ServerState, make_server
 from standin_dist import check_parallelism, env_float
 from standin_flags import (
@@ -193,6 +194,7 @@ def serve(argv: list[str]) -> int:
     args = parse_serve_args(argv)
     fault = parse_fault(os.environ.get("VLLM_STANDIN_FAULT", ""))
     install_signal_handlers()
+    standin_stall.clear()
     log("__init__.py:216", "Automatically detected platform cuda.")
     log("api_server.py:1805", f"vLLM API server version {VLLM_VERSION}")
     log("utils.py:328", f"non-default args: {non_default_args(args)}")
