@@ -36,6 +36,7 @@ unit: venv
 schemas: venv
 	$(BIN)/sparkctl schema recipe > recipes/recipe.schema.json
 	$(BIN)/sparkctl schema inventory > inventory.schema.json
+	$(BIN)/sparkctl schema stack > stack.schema.json
 
 lint: venv
 	$(BIN)/ruff check orchestrator tests bench

@@ -21,7 +21,7 @@ from orchestrator.errors import ConfigError, ExecutionError, PartialFailure, Spa
 from orchestrator.plan.data import Phase, Plan, Step
 from orchestrator.plan.templates import render
 from orchestrator.remote.session import session
-from orchestrator.remote.state import Container
+from orchestrator.remote.state import Container, selected
 from orchestrator.report import console
 
 SERVING_ROLES = ("head", "solo", "replica")
@@ -58,16 +58,21 @@ class Request:
     book_url: str | None = None
     drop_caches: bool = False
     skip_coherence: bool = False
+    deployment: str | None = None
 
 
-def find_target(live: list[Container]) -> Target:
-    """The proxy of replicas, else the head of a cluster or the solo node; refuse when ambiguous or absent."""
-    running = [c for c in live if c.running]
+def find_target(live: list[Container], name: str | None = None) -> Target:
+    """The proxy of replicas, else the head of a cluster or the solo node; refuse when ambiguous or absent.
+
+    name picks one deployment of several (a stack's deployment name or an id).
+    """
+    running = [c for c in selected(live, name) if c.running]
     if not running:
         raise ConfigError("no deployment is running (nothing to benchmark); start one with 'sparkctl up ...'")
     if len({c.deployment for c in running}) > 1:
         found = ", ".join(sorted({c.deployment for c in running}))
-        raise ConfigError(f"several deployments are running ({found}); run 'sparkctl down' on all but one")
+        raise ConfigError(f"several deployments are running ({found}); name one with --deployment "
+                          "(a stack's deployment name or an id)")
     by_role = {c.labels.get("sparkctl.role"): c for c in running}
     entry = by_role.get("proxy") or next((by_role[r] for r in SERVING_ROLES if r in by_role), None)
     if entry is None or not entry.labels.get("sparkctl.endpoint"):
@@ -176,7 +181,7 @@ def run_bench(settings, request: Request) -> None:
     """Measure the running deployment through an SSH tunnel to its endpoint and store the run."""
     inventory = settings.load_inventory()
     with session(settings, inventory) as current:
-        target = find_target(current.containers(inventory.nodes, tolerant=True))
+        target = find_target(current.containers(inventory.nodes, tolerant=True), request.deployment)
         node, port = _endpoint_node(target, inventory)
         with current.transport.forward(node, port) as local:
             _measure(settings, request, current, target, f"http://127.0.0.1:{local}/v1")

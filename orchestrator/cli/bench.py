@@ -36,8 +36,9 @@ INTS = IntList()
 @click.option("--book-url", metavar="URL", help="A book URL already in llama-benchy's cache (default: its own).")
 @click.option("--drop-caches", is_flag=True, help="Drop the page cache on the deployment's nodes after each run.")
 @click.option("--skip-coherence", is_flag=True, help="Skip llama-benchy's 'capital of France' check (for test servers).")
+@click.option("--deployment", "name", help="Which deployment, when several run (a stack's deployment name or an id).")
 @click.pass_context
-def bench(ctx, pp, tg, depth, concurrency, runs, tokenizer, book, book_url, drop_caches, skip_coherence):
+def bench(ctx, pp, tg, depth, concurrency, runs, tokenizer, book, book_url, drop_caches, skip_coherence, name):
     """Benchmark the running deployment with llama-benchy and store the result; or list/show/compare runs."""
     if ctx.invoked_subcommand is not None:
         return
@@ -45,7 +46,8 @@ def bench(ctx, pp, tg, depth, concurrency, runs, tokenizer, book, book_url, drop
         raise click.BadParameter("concurrency must be at least 1", param_hint="--concurrency")
     from orchestrator.bench import run as running
 
-    request = running.Request(pp, tg, depth, concurrency, runs, tokenizer, book, book_url, drop_caches, skip_coherence)
+    request = running.Request(pp, tg, depth, concurrency, runs, tokenizer, book, book_url, drop_caches, skip_coherence,
+                              name)
     running.run_bench(ctx.obj, request)
 
 

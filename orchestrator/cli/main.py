@@ -131,9 +131,17 @@ def _setup_plan(ctx, request):
 
 @cli.command()
 @click.option("--nodes", help="Only these nodes (default: every inventory node).")
+@click.option("--stack", "stack_file", metavar="FILE", help="Only the deployments of this stack file.")
 @click.pass_context
-def down(ctx, nodes):
+def down(ctx, nodes, stack_file):
     """Remove sparkctl's containers from every node and verify none survive."""
+    if stack_file:
+        from orchestrator.ops import stack
+
+        if nodes:
+            raise click.UsageError("pass either --stack or --nodes, not both")
+        stack.down_stack(_settings(ctx), stack.stack_path(stack_file, None))
+        return
     from orchestrator.ops import down
 
     down.down(_settings(ctx), nodes)
@@ -151,13 +159,26 @@ def drop_caches(ctx, all_nodes, nodes):
 
 
 @cli.command()
+@click.argument("name", required=False)
 @click.option("--show-key", is_flag=True, help="Print only the replicas proxy's key (for OPENAI_API_KEY).")
+@click.option("--watch", is_flag=True, help="Refresh until Ctrl-C (or --count refreshes).")
+@click.option("--interval", type=click.FloatRange(1, 3600), default=5.0, show_default=True,
+              help="With --watch: seconds between refreshes.")
+@click.option("--count", type=click.IntRange(1, 100000), default=720, show_default=True,
+              help="With --watch: stop after this many refreshes.")
 @click.pass_context
-def status(ctx, show_key):
-    """Show what runs on each node, read from the nodes themselves."""
+def status(ctx, name, show_key, watch, interval, count):
+    """Show what runs on each node (or only NAME: a stack's deployment, a stack, or a deployment id)."""
     from orchestrator.ops import status
 
-    status.status(_settings(ctx), show_key)
+    if watch:
+        if name:
+            raise click.UsageError("--watch shows every deployment; drop NAME")
+        from orchestrator.ops.status_watch import watch as watching
+
+        watching(_settings(ctx), interval, count)
+        return
+    status.status(_settings(ctx), show_key, name)
 
 
 @cli.command()
@@ -186,17 +207,19 @@ def unlock(ctx, node):
 @click.option("--local-port", type=click.IntRange(0, 65535), default=0, show_default=True,
               help="Port on this workstation (0: any free one).")
 @click.option("--seconds", type=float, hidden=True, help="Close after this long (for scripts and tests).")
+@click.option("--deployment", "name", help="Which deployment, when several run (a stack's deployment name or an id).")
 @click.pass_context
-def tunnel(ctx, local_port, seconds):
+def tunnel(ctx, local_port, seconds, name):
     """Reach the deployment's endpoint through SSH, when only port 22 of the nodes is reachable."""
     from orchestrator.ops import tunnel as tunnels
 
-    tunnels.tunnel(_settings(ctx), local_port, seconds)
+    tunnels.tunnel(_settings(ctx), local_port, seconds, name)
 
 
 def _add_groups() -> None:
     # click only: each group's heavy imports stay inside its commands.
-    from orchestrator.cli import doctor, sync
+    from orchestrator.cli import doctor, stack, sync, watch
+    from orchestrator.cli import jobs as node_jobs
     from orchestrator.cli.bench import bench
     from orchestrator.cli.recipes import recipes
 
@@ -204,6 +227,9 @@ def _add_groups() -> None:
     cli.add_command(bench)
     sync.register(cli)
     doctor.register(cli)
+    watch.register(cli)
+    stack.register(cli)
+    node_jobs.register(cli)
 
 
 _add_groups()

@@ -1,4 +1,4 @@
-"""`sparkctl schema recipe|inventory`: the JSON Schema editors use to check and complete those files."""
+"""`sparkctl schema recipe|inventory|stack`: the JSON Schema editors use to check and complete those files."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from orchestrator.config.schema import KINDS
 @click.command("schema")
 @click.argument("kind", type=click.Choice(KINDS))
 def schema(kind: str) -> None:
-    """Print the JSON Schema of a recipe or inventory file (generated from sparkctl's own models)."""
+    """Print the JSON Schema of a recipe, inventory or stack file (generated from sparkctl's own models)."""
     from orchestrator.config.schema import json_schema
     from orchestrator.report import console
 

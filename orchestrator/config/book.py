@@ -11,13 +11,15 @@ from pydantic import ValidationError
 from orchestrator.config import values
 from orchestrator.config.formats.detect import recipe_format, to_native
 from orchestrator.config.inventory import checked_path, config_dir
+from orchestrator.config.jobspec import Guard
 from orchestrator.config.mods import mod_problem
 from orchestrator.config.paths import builtin_dir
 from orchestrator.config.recipe import Benchmark, Recipe, RecipeFile, arg_problem, env_problem, merge
 from orchestrator.config.yamlsource import YamlDocument, did_you_mean, raise_validation_error, read_yaml
 from orchestrator.errors import ConfigError
 
-_FIELDS = {(): tuple(RecipeFile.model_fields), ("benchmark",): tuple(Benchmark.model_fields)}
+_FIELDS = {(): tuple(RecipeFile.model_fields), ("benchmark",): tuple(Benchmark.model_fields),
+           ("guard",): tuple(Guard.model_fields)}
 
 
 def recipe_dirs(explicit: str | None) -> list[Path]:

@@ -59,6 +59,9 @@ class Defaults(_Frozen):
     rdma: Literal["devices", "privileged", "off"] = "devices"
     # Ray >= 2.52 checks a shared token on every connection; without it whoever reaches Ray's ports runs code.
     ray_auth: Literal["token", "off"] = "token"
+    # The share of a node's unified memory a stack may give its deployments (the sum of their
+    # gpu-memory-utilization); the rest stays for the OS and the page cache, which grows back between drops.
+    memory_budget: Annotated[float, Field(gt=0, le=1)] = 0.85
 
 
 class Node(_Frozen):
@@ -72,6 +75,7 @@ class Node(_Frozen):
     user: Name | None = None
     port: Port | None = None
     ssh_key: LocalPath | None = None
+    memory_budget: Annotated[float, Field(gt=0, le=1)] | None = None
 
     @property
     def rdma_devices(self) -> tuple[str, ...]:
@@ -133,6 +137,10 @@ class Inventory(_Frozen):
     def ssh_config_path(self) -> str | None:
         """The ssh_config file the inventory names, if any."""
         return self._path(self.defaults.ssh_config)
+
+    def memory_budget_of(self, node: Node) -> float:
+        """The share of node's memory a stack may use: the node's own budget, else the inventory's."""
+        return node.memory_budget if node.memory_budget is not None else self.defaults.memory_budget
 
     def mounts(self) -> dict[str, str]:
         """The standard cache mounts merged with the inventory's own (null removes one)."""

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from orchestrator.config import values
+from orchestrator.config.jobspec import Guard
 from orchestrator.config.mods import mod_digest
 from orchestrator.errors import ConfigError
 
@@ -66,6 +67,8 @@ class RecipeFile(_Frozen):
     topologies: Topologies | None = None
     mods: tuple[Text, ...] | None = None
     backend: Backend | None = None
+    coding_agent: bool | None = None
+    guard: Guard | None = None
 
 
 POSITIVE_INT_ARGS = ("tensor-parallel-size", "pipeline-parallel-size", "data-parallel-size", "max-model-len",
@@ -123,6 +126,10 @@ class Recipe(_Frozen):
     topologies: Topologies = TOPOLOGIES
     mods: tuple[Text, ...] = ()
     backend: Backend | None = None
+    # A backend for coding agents (Claude Code): `up` also checks the Anthropic Messages API, with a tool offered.
+    coding_agent: bool = False
+    # The page-cache guard `up` installs on the deployment's nodes; node upkeep, not part of the content hash.
+    guard: Guard | None = None
     source: str = "<memory>"
     chain: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
-KINDS = ("recipe", "inventory")
+KINDS = ("recipe", "inventory", "stack")
 
 
 def json_schema(kind: str) -> dict[str, Any]:
@@ -15,6 +15,10 @@ def json_schema(kind: str) -> dict[str, Any]:
         from orchestrator.config.recipe import RecipeFile
 
         schema = RecipeFile.model_json_schema()
+    elif kind == "stack":
+        from orchestrator.config.stack import StackFile
+
+        schema = StackFile.model_json_schema()
     else:
         from orchestrator.config.inventory import Inventory
 

@@ -16,6 +16,8 @@ from orchestrator.remote.state import Container
 from orchestrator.remote.transport import Result
 
 SERVING_ROLES = ("head", "solo", "replica")
+# `status` waits this long for the one token: a healthy server answers in well under a second.
+TOKEN_DEADLINE = 10
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,8 @@ def container_probe(container: Container, templates_dir: str | None, known: set[
     served = container.labels.get("sparkctl.served-name", "")
     kind, key = (probes.LITELLM, SECRET) if role == ProxyRole.PROXY else (probes.VLLM, API_KEY_ENV)
     key = key if key in known else ""
-    script = probes.server_probe(templates_dir, container.name, port, served, kind, key_env=key)
+    script = probes.server_probe(templates_dir, container.name, port, served, kind, key_env=key,
+                                 completion_deadline=TOKEN_DEADLINE)
     step = Step(container.node, f"probe {container.name}", script, probes.PROBE_TIMEOUT, secrets=(key,) if key else ())
     return Probe(container, step, Depth.TOKEN if key else Depth.HEALTH)
 
@@ -62,6 +65,13 @@ def verdict(result: Result, container: str, served_name: str, depth: Depth) -> s
     return stopped_container(result, container) or probe_shortfall(result.facts(), served_name, depth)
 
 
+def stalled(result: Result) -> bool:
+    """/health and /v1/models answer, yet the one-token completion timed out: the server is up but stuck."""
+    facts = result.facts()
+    return (facts.get("health_code") == "200" and facts.get("models_code") == "200"
+            and facts.get("completion_code") in ("", "000") and "(28)" in facts.get("completion_body", ""))
+
+
 def health_by_container(current: Session, containers: list[Container], known: set[str]) -> dict[tuple[str, str], str]:
     """`ready` or `not ready: why` for each running serving container, keyed by (node, container)."""
     found = [p for c in containers if (p := container_probe(c, current.settings.templates_dir, known))]
@@ -70,5 +80,8 @@ def health_by_container(current: Session, containers: list[Container], known: se
     for probe, result in zip(found, results, strict=True):
         served = probe.container.labels.get("sparkctl.served-name", "")
         problem = verdict(result, probe.container.name, served, probe.depth)
-        health[(probe.container.node, probe.container.name)] = "ready" if problem is None else f"not ready: {problem}"
+        shown = "ready" if problem is None else f"not ready: {problem}"
+        if problem is not None and stalled(result):
+            shown = f"stalled: /health answers but no token within {TOKEN_DEADLINE}s"
+        health[(probe.container.node, probe.container.name)] = shown
     return health

@@ -8,11 +8,13 @@ from orchestrator.errors import ConfigError
 from orchestrator.ops import proxy
 from orchestrator.ops.credentials import stored_credentials
 from orchestrator.ops.health import SERVING_ROLES, health_by_container
+from orchestrator.ops.jobs import print_jobs, read_jobs
 from orchestrator.ops.partial import raise_if_partial
 from orchestrator.plan.proxy import API_LABEL, ProxyRole
 from orchestrator.remote.session import session
-from orchestrator.remote.state import Container, leftovers
+from orchestrator.remote.state import Container, leftovers, selected
 from orchestrator.report import console
+from orchestrator.report.jobs_table import job_rows
 from orchestrator.report.tables import Column, Fit
 
 # How each column fits 80 terminal columns; the rest are kept whole.
@@ -22,16 +24,20 @@ STATUS_FITS = {"deployment": Fit.LEGEND, "recipe": Fit.WIDE, "hash": Fit.WIDE, "
 BELOW_TABLE = ("restarted",)
 
 
-def status(settings: Settings, show_key: bool = False) -> None:
-    """Per node: deployment, role, recipe, hash, container state, health, endpoint; or only the endpoint's key."""
+def status(settings: Settings, show_key: bool = False, name: str | None = None) -> None:
+    """Per node: deployment, role, recipe, hash, container state, health, endpoint; or only the endpoint's key.
+
+    name picks one deployment (a stack's deployment by its name, a whole stack by the stack's name, or an id).
+    """
     inventory = settings.load_inventory()
     secrets = stored_credentials()
     with session(settings, inventory, secrets) as current:
-        live = current.containers(inventory.nodes, tolerant=not show_key)
+        live = selected(current.containers(inventory.nodes, tolerant=not show_key), name)
         if show_key:
             console.info(_endpoint_key(live))
             return
         health = health_by_container(current, live, set(secrets))
+        node_jobs = job_rows(read_jobs(current, tuple(n for n in inventory.nodes if n.name not in current.unreachable)))
     broken = leftovers(live, set(current.unreachable))
     rows = proxy.with_backends([_status_row(c, health, c.deployment in broken) for c in live], [c.labels for c in live])
     rows += [_unreachable_row(node, why) for node, why in current.unreachable.items()]
@@ -41,6 +47,8 @@ def status(settings: Settings, show_key: bool = False) -> None:
         console.info("nothing deployed by sparkctl on " + ", ".join(n.name for n in inventory.nodes))
     else:
         print_table(rows)
+    if node_jobs and not settings.json:
+        print_jobs(node_jobs)
     raise_if_partial("status", current.unreachable, "their containers are unknown until they answer")
 
 

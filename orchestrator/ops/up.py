@@ -20,6 +20,7 @@ from orchestrator.ops.failures import save_failure_logs
 from orchestrator.ops.health import run_probes, verdict
 from orchestrator.ops.preflight import RANK_FLAGS, check_image_flags, check_model_cache, unread_env
 from orchestrator.plan import planner
+from orchestrator.plan.argv import NAME_LABEL, STACK_LABEL
 from orchestrator.plan.data import Deployment, Plan
 from orchestrator.plan.show import plan_text, plan_to_dict
 from orchestrator.plan.topology import Layout, Topology, assign
@@ -41,6 +42,9 @@ class UpRequest:
     secrets: dict[str, str]
     findings: list[Finding]
     backend: str | None = None
+    # A stack's deployment: its name and its stack's (see plan.planner.UpOptions).
+    name: str = ""
+    stack: str = ""
 
 
 def prepare_up(settings: Settings, topology: str, recipe_name: str, nodes: str | None,
@@ -74,6 +78,7 @@ def show_plan(settings: Settings, request: UpRequest, deadlines: Deadlines, setu
     plan = _up_plan(settings, request, deadlines)
     if setup is not None:
         plan = Plan(plan.action, setup.phases + plan.phases, plan.deployment)
+    plan = _with_guard(settings, request, plan)
     _warn_findings(request)
     step_secrets = {name for phase in plan.phases for step in phase.steps for name in step.secrets}
     secrets = sorted(step_secrets | set(request.secrets))
@@ -85,7 +90,8 @@ def show_plan(settings: Settings, request: UpRequest, deadlines: Deadlines, setu
 
 def _up_plan(settings: Settings, request: UpRequest, deadlines: Deadlines) -> Plan:
     options = planner.UpOptions(settings.templates_dir, tuple(sorted(request.secrets)),
-                                ready_deadline=deadlines.ready, gate_deadline=deadlines.ray, backend=request.backend)
+                                ready_deadline=deadlines.ready, gate_deadline=deadlines.ray, backend=request.backend,
+                                name=request.name, stack=request.stack)
     return planner.plan_up(request.inventory, request.recipe, request.layout, options)
 
 
@@ -119,13 +125,74 @@ def up(settings: Settings, request: UpRequest, replace: bool, keep_on_failure: b
     _warn_findings(request)
     secrets = {**request.secrets, **credentials(deployment, request.inventory)}
     with session(settings, request.inventory, secrets) as current, current.locked(request.layout.nodes):
-        live = current.containers(request.layout.nodes)
-        if _already_up(current, deployment, live, plan):
-            console.info(f"already up: {deployment.id} at {deployment.endpoint} (nothing changed)")
-            return
+        report = up_locked(current, request, plan, replace, keep_on_failure)
+    if report is not None:
+        _print_up_summary(deployment, report)
+
+
+def up_locked(current: Session, request: UpRequest, plan: Plan, replace: bool, keep_on_failure: bool) -> Report | None:
+    """Inside a session that holds the nodes' lock: run the plan unless it already runs (then None)."""
+    deployment = plan.deployment
+    live = _sharing(current.containers(request.layout.nodes), deployment)
+    if _already_up(current, deployment, live, plan):
+        console.info(f"already up: {deployment.id} at {deployment.endpoint} (nothing changed)")
+        return None
+    if deployment.name:
+        _clear_own(current, request.inventory, deployment, live)
+    else:
         _clear_conflicts(current, request.inventory, deployment, live, replace)
-        report = _run_or_roll_back(current, plan, request.recipe, keep_on_failure)
-    _print_up_summary(deployment, report)
+    report = _run_or_roll_back(current, plan, request.recipe, keep_on_failure)
+    _install_guard(current, request)
+    return report
+
+
+def _sharing(live: list[Container], deployment: Deployment) -> list[Container]:
+    """What a deployment must reckon with on its nodes: everything for a plain up; for a stack's deployment
+    its own earlier containers and those of plain ups, never the other deployments of a stack."""
+    if not deployment.name:
+        return live
+    return [c for c in live if not c.labels.get(NAME_LABEL)
+            or (c.labels.get(NAME_LABEL), c.labels.get(STACK_LABEL)) == (deployment.name, deployment.stack)]
+
+
+def _clear_own(current: Session, inventory: Inventory, deployment: Deployment, live: list[Container]) -> None:
+    """A stack's deployment replaces its own earlier containers; a plain up's on its nodes is refused."""
+    unread = {n.name for n in inventory.nodes} - set(deployment.nodes)
+    broken = leftovers([c for c in live if not c.labels.get(NAME_LABEL)], unread)
+    _remove_leftovers(current, inventory, [c for c in live if c.deployment in broken], broken)
+    foreign = deployments([c for c in live if not c.labels.get(NAME_LABEL) and c.deployment not in broken])
+    if foreign:
+        described = "; ".join(f"{dep} on {', '.join(sorted({c.node for c in cs}))}" for dep, cs in foreign.items())
+        raise StateConflict(f"these nodes run {described}, started by 'sparkctl up'; a stack shares nodes only with "
+                            f"its own deployments: remove it with 'sparkctl down --nodes NODE' first")
+    for dep, containers in deployments([c for c in live if c.labels.get(NAME_LABEL)]).items():
+        _tear_down(current, inventory, dep, containers)
+
+
+def _with_guard(settings: Settings, request: UpRequest, plan: Plan) -> Plan:
+    """The dry run shows the recipe's guard install last, as up runs it."""
+    if request.recipe.guard is None:
+        return plan
+    from orchestrator.plan import jobs as job_plans
+
+    guard = job_plans.plan_job_on(request.layout.nodes, job_plans.GUARD, job_plans.guard_conf(request.recipe.guard),
+                                  settings.templates_dir)
+    return Plan(plan.action, plan.phases + guard.phases, plan.deployment)
+
+
+def _install_guard(current: Session, request: UpRequest) -> None:
+    """The recipe's page-cache guard on every node of the deployment, once it serves."""
+    if request.recipe.guard is None:
+        return
+    from orchestrator.errors import ExecutionError
+    from orchestrator.ops import jobs
+
+    try:
+        facts = jobs.install(current, request.layout.nodes, request.recipe.guard)
+    except SparkctlError as exc:
+        raise ExecutionError(f"the deployment is up, but the recipe's guard could not be installed: {exc}\n"
+                             "    fix the node, then run 'sparkctl guard on' (or 'sparkctl down')") from None
+    console.info("page-cache guard on: " + ", ".join(f"{node} ({f.get('scheduler', '?')})" for node, f in facts.items()))
 
 
 def _already_up(current: Session, deployment: Deployment, live: list[Container], plan: Plan) -> bool:

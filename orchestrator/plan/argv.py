@@ -20,6 +20,13 @@ if TYPE_CHECKING:
 
 CONTAINER = "sparkctl-vllm"
 LABEL = "sparkctl.deployment"
+# A stack's deployments carry their name, so several share a node without their containers colliding.
+NAME_LABEL = "sparkctl.name"
+STACK_LABEL = "sparkctl.stack"
+# The share of the node's memory a stack's server takes, so another stack on the node can count it.
+MEMORY_LABEL = "sparkctl.memory"
+# vLLM's own default when a recipe leaves gpu-memory-utilization unset (the lint rules assume the same).
+VLLM_DEFAULT_SHARE = 0.92
 # Runs once per `up` inside the head container: one Ray driver that waits for the cluster, then prints each change
 # of membership until every expected node is alive with enough GPUs (argv: expected IPs, GPUs, deadline seconds).
 _RAY_WATCH_SOURCE = """
@@ -161,10 +168,22 @@ def label_options(deployment: Deployment, node: Node, role: Role) -> list[str]:
     }
     if deployment.backend:
         labels["sparkctl.backend"] = deployment.backend
+    if deployment.name:
+        labels.update({NAME_LABEL: deployment.name, STACK_LABEL: deployment.stack})
     options: list[str] = []
     for key, value in labels.items():
         options += ["--label", f"{key}={value}"]
     return options
+
+
+def memory_share(recipe: Recipe) -> float:
+    """The share of a node's unified memory one server of recipe takes (its gpu-memory-utilization)."""
+    return float(recipe.args.get("gpu-memory-utilization") or VLLM_DEFAULT_SHARE)
+
+
+def container_name(deployment_name: str = "") -> str:
+    """The vLLM container's name on each node: one per deployment, so a stack's deployments can share a node."""
+    return f"{CONTAINER}-{deployment_name}" if deployment_name else CONTAINER
 
 
 def ulimit_options(inventory: Inventory) -> list[str]:

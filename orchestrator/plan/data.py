@@ -37,7 +37,8 @@ class Readiness:
     served_name: str
     container: str
     deadline: float
-    interval: float = 1.0
+    # A probe is one SSH channel and a few local curls: polling twice a second costs little and answers sooner.
+    interval: float = 0.5
     watch: tuple[str, ...] = ()
     watch_script: str = ""
 
@@ -83,6 +84,9 @@ class Deployment:
     endpoint: str
     served_name: str
     backend: str = ""
+    # Set for a stack's deployment: its name in the stack, and the stack's name.
+    name: str = ""
+    stack: str = ""
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 from orchestrator.config.inventory import Inventory, Node
 from orchestrator.config.values import url_host
-from orchestrator.plan import argv, entry, probes, proxy
-from orchestrator.plan.argv import CONTAINER, LABEL
+from orchestrator.plan import agent, argv, entry, probes, proxy
+from orchestrator.plan.argv import LABEL, container_name
 from orchestrator.plan.data import Deployment, Gate, Phase, PhaseKind, Plan, Readiness, Step
 from orchestrator.plan.hfcache import repo_dir
 from orchestrator.plan.templates import render
@@ -36,6 +36,9 @@ class UpOptions:
     ready_deadline: float = READY_DEADLINE
     gate_deadline: float = GATE_DEADLINE
     backend: str | None = None
+    # A stack's deployment: its name (in its container names and id) and its stack's; empty for a plain `up`.
+    name: str = ""
+    stack: str = ""
 
 
 def backend_of(recipe: Recipe, layout: Layout, chosen: str | None = None) -> str:
@@ -53,19 +56,22 @@ def api_port(recipe: Recipe, inventory: Inventory) -> int:
 def shape_hash(recipe: Recipe, layout: Layout, inventory: Inventory) -> str:
     """The recipe's hash and every inventory fact that shapes the containers: a change to either is a new deployment."""
     nodes = [[n.name, n.ip, n.ray_ip, n.fabric_if, list(n.rdma_devices)] for n in layout.nodes]
+    # memory_budget only limits what a stack places; it shapes no container.
     facts = {"recipe": recipe.content_hash, "nodes": nodes,
-             "defaults": inventory.defaults.model_dump(mode="json", exclude={"ssh_key", "known_hosts", "ssh_config"}),
+             "defaults": inventory.defaults.model_dump(mode="json", exclude={"ssh_key", "known_hosts", "ssh_config",
+                                                                             "memory_budget"}),
              "mounts": inventory.mounts(), "ulimits": inventory.ulimits()}
     return hashlib.sha256(json.dumps(facts, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def deployment_for(recipe: Recipe, layout: Layout, inventory: Inventory, backend: str = "") -> Deployment:
+def deployment_for(recipe: Recipe, layout: Layout, inventory: Inventory, backend: str = "", name: str = "",
+                   stack: str = "") -> Deployment:
     """The identity of deploying recipe on layout (the backend is part of it: ray and mp are different launches)."""
     entry = layout.entry
     port = inventory.defaults.proxy_port if layout.topology is Topology.REPLICAS else api_port(recipe, inventory)
     kind = f"{layout.topology.value}-{backend}" if backend and backend != "ray" else layout.topology.value
     return Deployment(
-        id=f"{recipe.name}.{kind}.{shape_hash(recipe, layout, inventory)[:8]}",
+        id=f"{name + '.' if name else ''}{recipe.name}.{kind}.{shape_hash(recipe, layout, inventory)[:8]}",
         recipe=recipe.name,
         recipe_hash=recipe.content_hash,
         topology=layout.topology.value,
@@ -73,6 +79,8 @@ def deployment_for(recipe: Recipe, layout: Layout, inventory: Inventory, backend
         endpoint=f"http://{url_host(entry.ip)}:{port}/v1",
         served_name=recipe.served_model_name,
         backend=backend,
+        name=name,
+        stack=stack,
     )
 
 
@@ -86,7 +94,8 @@ def deployment_secret_names(backend: str, inventory: Inventory, operator: tuple[
 
 def plan_up(inventory: Inventory, recipe: Recipe, layout: Layout, options: UpOptions = UpOptions()) -> Plan:
     """Every phase of bringing recipe up on layout."""
-    deployment = deployment_for(recipe, layout, inventory, backend_of(recipe, layout, options.backend))
+    deployment = deployment_for(recipe, layout, inventory, backend_of(recipe, layout, options.backend), options.name,
+                                options.stack)
     builder = _UpBuilder(inventory, recipe, layout, options, deployment)
     return Plan(action="up", phases=builder.phases(), deployment=deployment)
 
@@ -100,6 +109,7 @@ class _UpBuilder:
         self.defaults = inventory.defaults
         self.api_port = api_port(recipe, inventory)
         self.backend = deployment.backend
+        self.container = container_name(deployment.name)
         self.secrets = deployment_secret_names(self.backend, inventory, options.secrets)
 
     def phases(self) -> tuple[Phase, ...]:
@@ -110,7 +120,7 @@ class _UpBuilder:
         else:
             middle = (self._start_all_serving(),)
         phases = (self._preflight(), plan_drop_caches(self.inventory, self.layout.nodes, self.options.templates_dir)
-                  .phases[0], *middle, self._readiness())
+                  .phases[0], *middle, self._readiness(), *self._agent_check())
         if self.layout.topology is Topology.REPLICAS:
             phases = proxy.ProxyPlanner(self.inventory, self.layout.nodes, self.deployment, self.options.templates_dir,
                                         self.options.ready_deadline, self.api_port).add_to(phases)
@@ -151,13 +161,15 @@ class _UpBuilder:
         entrypoint, command = argv.entrypoint_and_command(command, mods)
         env = dict(self.recipe.env)
         labels = argv.label_options(self.deployment, node, role)
+        if self.deployment.name:
+            labels += ["--label", f"{argv.MEMORY_LABEL}={argv.memory_share(self.recipe):g}"]
         if self.layout.topology is Topology.CLUSTER:
             env.update(argv.fabric_env(node, self.inventory, ray=self.backend == "ray"))
         elif self.layout.topology is Topology.REPLICAS:
             labels += ["--label", f"{proxy.API_LABEL}={proxy.backend_url(node, self.api_port)}"]
         return self._step(
             node, description, "start_container", 120,
-            container=CONTAINER, image=self.recipe.container, command=command, host_dirs=host_dirs,
+            container=self.container, image=self.recipe.container, command=command, host_dirs=host_dirs,
             labels=labels, volumes=volumes + argv.mod_volumes(mods), entrypoint=entrypoint, mods=mods,
             ulimits=argv.ulimit_options(self.inventory), rdma=self._rdma(node),
             env=argv.env_options(env, self.secrets),
@@ -192,7 +204,7 @@ class _UpBuilder:
     def _ray_gate(self) -> Phase:
         gate = Gate(tuple(n.ray_ip for n in self.layout.nodes), self.recipe.gpus, self.options.gate_deadline)
         step = self._step(self.layout.entry, f"wait until Ray sees {len(gate.expected_ips)} nodes and "
-                          f"{gate.min_gpus} GPUs", "ray_gate", gate.deadline + 30, container=CONTAINER,
+                          f"{gate.min_gpus} GPUs", "ray_gate", gate.deadline + 30, container=self.container,
                           watch=argv.RAY_WATCH, expected=",".join(gate.expected_ips), gpus=gate.min_gpus,
                           deadline=int(gate.deadline))
         return Phase("ray-gate", "Ray membership", (Step(**{**step.__dict__, "gate": gate}),), kind=PhaseKind.GATE)
@@ -223,14 +235,14 @@ class _UpBuilder:
                     members="vLLM ranks")
         workers = [n.ray_ip for n in self.layout.nodes[1:]]
         step = self._step(head, f"wait until {len(workers)} ranks join the master port", "rank_gate",
-                          gate.deadline + 30, container=CONTAINER, go_state="{{.State.Status}}", head_ip=head.ray_ip,
+                          gate.deadline + 30, container=self.container, go_state="{{.State.Status}}", head_ip=head.ray_ip,
                           worker_ips=workers, port=self.defaults.master_port, deadline=int(gate.deadline))
         return Phase("rank-gate", "vLLM rendezvous", (Step(**{**step.__dict__, "gate": gate}),), kind=PhaseKind.GATE)
 
     def _serve_on_head(self) -> Phase:
         """The head's entry script starts vllm serve once the gate's members are in: see that it did."""
         head = self.layout.entry
-        step = self._step(head, "see the head start vllm serve", "serve", int(SERVE_START) + 30, container=CONTAINER,
+        step = self._step(head, "see the head start vllm serve", "serve", int(SERVE_START) + 30, container=self.container,
                           mark=entry.SERVING_MARK, go_state="{{.State.Status}}", deadline=int(SERVE_START))
         return Phase("serve", "vLLM serve", (step,))
 
@@ -246,14 +258,22 @@ class _UpBuilder:
         workers = tuple(a.node.name for a in self.layout.assignments if a.role is Role.WORKER)
         port, templates = self.api_port, self.options.templates_dir
         for node in serving:
-            readiness = Readiness(probes.local_url(port), self.recipe.served_model_name, CONTAINER,
+            readiness = Readiness(probes.local_url(port), self.recipe.served_model_name, self.container,
                                   self.options.ready_deadline, watch=workers,
-                                  watch_script=probes.container_probe(templates, CONTAINER) if workers else "")
-            script = probes.server_probe(templates, CONTAINER, port, self.recipe.served_model_name,
+                                  watch_script=probes.container_probe(templates, self.container) if workers else "")
+            script = probes.server_probe(templates, self.container, port, self.recipe.served_model_name,
                                          key_env=argv.API_KEY_ENV)
             steps.append(Step(node.name, "wait until the server answers", script, probes.PROBE_TIMEOUT,
                               secrets=(argv.API_KEY_ENV,), readiness=readiness))
         return Phase("readiness", "Readiness", tuple(steps), kind=PhaseKind.READINESS)
+
+    def _agent_check(self) -> tuple[Phase, ...]:
+        """For a coding-agent recipe: the Messages API answers on every serving node."""
+        if not self.recipe.coding_agent:
+            return ()
+        serving = self.layout.nodes if self.layout.topology is Topology.REPLICAS else (self.layout.entry,)
+        return (agent.messages_check(serving, self.api_port, self.recipe.served_model_name, argv.API_KEY_ENV,
+                                     self.options.templates_dir),)
 
 
 def plan_drop_caches(inventory: Inventory, nodes: tuple[Node, ...], templates_dir: str | None = None,

@@ -36,11 +36,12 @@ def local_url(port: int) -> str:
 
 
 def server_probe(templates_dir: str | None, container: str, port: int, served_name: str,
-                 kind: ServerKind = VLLM, key_env: str = "") -> str:
+                 kind: ServerKind = VLLM, key_env: str = "", completion_deadline: int = 60) -> str:
     """The probe script: container state (with its last log lines if it stopped), then the HTTP answers."""
     return render("server_probe", templates_dir, container=container, go_state="{{.State.Status}}", tail=LOG_TAIL,
                   key_env=key_env, base_url=local_url(port), health_path=kind.health_path,
-                  completion_path=kind.completion_path, completion_body=completion_body(kind, served_name))
+                  completion_path=kind.completion_path, completion_body=completion_body(kind, served_name),
+                  completion_deadline=completion_deadline)
 
 
 def container_probe(templates_dir: str | None, container: str) -> str:

@@ -12,6 +12,9 @@ from orchestrator.plan.transfer import shown
 def plan_to_dict(plan: Plan, secrets: list[str]) -> dict[str, Any]:
     """A plan as JSON-able data; secrets appear by name only."""
     data = asdict(plan)
+    if plan.deployment and not plan.deployment.name:
+        for key in ("name", "stack"):  # only a stack's deployments have them
+            data["deployment"].pop(key)
     data["secrets"] = {name: "***" for name in secrets}
     return data
 

@@ -20,16 +20,17 @@ from orchestrator.plan.templates import render
 from orchestrator.remote.executor import Executor, Report
 from orchestrator.remote.state import Container, parse_containers
 from orchestrator.remote.transport import SSHTransport
-from orchestrator.report.events import Event
+from orchestrator.report.events import Event, NoticesOnly
 from orchestrator.report.progress import reporter_for
 
 
 class Session:
     """One invocation's connections, executor and reporter."""
 
-    def __init__(self, settings: Settings, inventory: Inventory, secrets: dict[str, str] | None = None):
+    def __init__(self, settings: Settings, inventory: Inventory, secrets: dict[str, str] | None = None,
+                 quiet: bool = False):
         self.settings, self.inventory = settings, inventory
-        self.emit = reporter_for(settings.json)
+        self.emit = NoticesOnly() if quiet else reporter_for(settings.json)
         self.transport = SSHTransport(inventory, notify=lambda m: self.emit(Event("notice", message=m)))
         self.executor = Executor(self.transport, inventory, self.emit, secrets)
         # Nodes a tolerant command could not reach, with why: read and cleanup commands go on without them.
@@ -82,10 +83,11 @@ class Session:
 
 
 @contextlib.contextmanager
-def session(settings: Settings, inventory: Inventory, secrets: dict[str, str] | None = None) -> Iterator[Session]:
-    """A Session that always closes its connections; SIGTERM behaves like Ctrl-C."""
+def session(settings: Settings, inventory: Inventory, secrets: dict[str, str] | None = None,
+            quiet: bool = False) -> Iterator[Session]:
+    """A Session that always closes its connections; SIGTERM behaves like Ctrl-C (quiet: no progress lines)."""
     previous = signal.signal(signal.SIGTERM, _interrupt) if threading.current_thread() is threading.main_thread() else None
-    current = Session(settings, inventory, secrets)
+    current = Session(settings, inventory, secrets, quiet)
     try:
         yield current
     finally:

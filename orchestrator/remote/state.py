@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from orchestrator.config.inventory import Inventory, Node
 from orchestrator.errors import ConfigError
-from orchestrator.plan.argv import LABEL
+from orchestrator.plan.argv import LABEL, NAME_LABEL, STACK_LABEL
 from orchestrator.remote.transport import Result
 
 
@@ -82,14 +82,27 @@ def leftovers(containers: list[Container], unknown: set[str] = frozenset()) -> s
     return broken
 
 
-def entry_point(live: list[Container], inventory: Inventory) -> tuple[Node, int, Container]:
-    """Where clients reach the running deployment: the node and port of its endpoint, and its container."""
-    running = [c for c in live if c.running and c.labels.get("sparkctl.endpoint")]
+def selected(containers: list[Container], name: str | None) -> list[Container]:
+    """The containers of the deployments a name picks: a stack's deployment name, a stack's name, or an id."""
+    if not name:
+        return containers
+    picked = [c for c in containers if name in (c.labels.get(NAME_LABEL), c.labels.get(STACK_LABEL), c.deployment)]
+    if not picked:
+        known = sorted({c.labels.get(NAME_LABEL) or c.deployment for c in containers})
+        raise ConfigError(f"no deployment or stack named '{name}' runs" +
+                          (f"; running: {', '.join(known)}" if known else ""))
+    return picked
+
+
+def entry_point(live: list[Container], inventory: Inventory, name: str | None = None) -> tuple[Node, int, Container]:
+    """Where clients reach the running deployment (the one name picks): its endpoint's node and port, its container."""
+    running = [c for c in selected(live, name) if c.running and c.labels.get("sparkctl.endpoint")]
     if not running:
         raise ConfigError("no deployment is running; start one with 'sparkctl up ...'")
     if len({c.deployment for c in running}) > 1:
         found = ", ".join(sorted({c.deployment for c in running}))
-        raise ConfigError(f"several deployments are running ({found}); run 'sparkctl down' on all but one")
+        raise ConfigError(f"several deployments are running ({found}); name one (a stack's deployment by its name), "
+                          "or run 'sparkctl down' on all but one")
     endpoint = urlsplit(running[0].labels["sparkctl.endpoint"])
     node = next((n for n in inventory.nodes if n.ip == endpoint.hostname), None)
     if node is None or endpoint.port is None:

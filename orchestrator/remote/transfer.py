@@ -26,7 +26,7 @@ from orchestrator.report.units import human_bytes
 HEARTBEAT = 6.0
 START_WAIT = 8.0
 STOP_WAIT = 1.0
-QUIET = 2.0
+QUIET = 4.0
 SHOW_EVERY = 2.0
 STOP = threading.Event()
 FAILED = threading.Event()

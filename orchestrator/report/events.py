@@ -54,3 +54,10 @@ class JsonReporter(Reporter):
 
     def format(self, event: Event) -> str:
         return json.dumps({"t": round(time.monotonic() - self.started, 3), **asdict(event)})
+
+
+class NoticesOnly(Reporter):
+    """Only notices (a host key recorded, ...): for commands that redraw a view of their own, such as `top`."""
+
+    def format(self, event: Event) -> str:
+        return super().format(event) if event.kind == "notice" else ""

@@ -13,7 +13,9 @@ import yaml
 from tests.cli.conftest import EXAMPLE_INVENTORY, REPO
 
 RECIPES = REPO / "recipes"
-SCHEMA_FILES = {"recipe": RECIPES / "recipe.schema.json", "inventory": REPO / "inventory.schema.json"}
+SCHEMA_FILES = {"recipe": RECIPES / "recipe.schema.json", "inventory": REPO / "inventory.schema.json",
+                "stack": REPO / "stack.schema.json"}
+EXAMPLE_STACK = REPO / "stack.example.yaml"
 MODELINE = "# yaml-language-server: $schema="
 
 
@@ -41,10 +43,11 @@ def test_committed_schema_is_fresh(sparkctl, kind):
 def test_every_builtin_recipe_and_the_example_inventory_validate(sparkctl):
     assert problems(sorted(RECIPES.glob("*.yaml")), printed_schema(sparkctl, "recipe")) == []
     assert problems([EXAMPLE_INVENTORY], printed_schema(sparkctl, "inventory")) == []
+    assert problems([EXAMPLE_STACK], printed_schema(sparkctl, "stack")) == []
 
 
 def test_each_file_points_editors_at_its_schema():
-    for path in [*RECIPES.glob("*.yaml"), EXAMPLE_INVENTORY]:
+    for path in [*RECIPES.glob("*.yaml"), EXAMPLE_INVENTORY, EXAMPLE_STACK]:
         first = path.read_text().splitlines()[0]
         assert first.startswith(MODELINE), f"{path.name}: first line is not the schema modeline"
         assert (path.parent / first.removeprefix(MODELINE)).is_file()

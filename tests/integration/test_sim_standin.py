@@ -641,3 +641,12 @@ def test_local_directory_model_and_lenient_default(tmp_path: Path) -> None:
     assert missing.returncode == 1 and "Cannot find any model weights" in missing.stdout
     lenient = run_standin("serve", "sim-org/not-downloaded", HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1")
     assert "CUDA out of memory" in lenient.stdout  # without VLLM_STANDIN_STRICT=model nothing is checked
+
+
+def test_speed_model_tells_topologies_apart_and_punishes_sockets():
+    from tests.sim.standin.standin_speed import decode_speedup
+
+    assert decode_speedup(1, 1, "") == 1.0
+    tp2, tp4, tp2pp2, tp8 = (decode_speedup(t, p, "IB") for t, p in ((2, 1), (4, 1), (2, 2), (8, 1)))
+    assert 1.3 < tp2 < 1.5 and tp4 > tp2 > tp2pp2 > 1.0 and tp8 < tp4
+    assert decode_speedup(2, 1, "Socket") < 0.4 * tp2

@@ -20,7 +20,8 @@ from tests.sim.shell import SimError
 from tests.sim.state import State, locked, owner_gone, process_identity
 
 NodeRef = int | str | NodeLayout
-REQUIRED_TOOLS = ("ip", "unshare", "nsenter", "ssh", "ssh-keygen", "/usr/sbin/sshd", "/usr/bin/docker-init")
+REQUIRED_TOOLS = ("ip", "unshare", "nsenter", "ssh", "ssh-keygen", "/usr/sbin/sshd", "/usr/bin/docker-init",
+                  "/usr/sbin/cron", "crontab")
 NODE_PRIVATE_DIRS = tuple(Path(p) for p in ("/tmp", "/run", "/var/run", "/dev/shm", "/root", "/proc", "/sys"))
 DOCKER_TOOLS = ("/usr/sbin/dockerd", "/usr/bin/docker", "containerd", "runc")
 

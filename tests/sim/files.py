@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.sim import strict
+from tests.sim import scheduler, strict
 from tests.sim.layout import FABRIC_IF, NODE_MEM_TOTAL_KB, RDMA_DEVS, ClusterLayout, NodeLayout
 from tests.sim.options import DEFAULT_OPTIONS, SimOptions
 from tests.sim.shell import run
@@ -71,6 +71,7 @@ def write_node_files(node: NodeLayout, client_key: Path, options: SimOptions = D
     generate_key(node.host_key, f"root@{node.name}")
     node.sshd_config.write_text(SSHD_CONFIG.format(host_key=node.host_key, path=node_path(bin_dir)))
     strict.write_files(node, options, public_key(client_key), dotfile)
+    scheduler.write_files(node)
     node.drop_caches.write_text("0\n")
     node.meminfo.write_text(node_meminfo(Path("/proc/meminfo").read_text(), node.mem_available_kb))
 

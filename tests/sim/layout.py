@@ -111,6 +111,11 @@ class NodeLayout:
         return self.dir / "meminfo"
 
     @property
+    def cron_spool(self) -> Path:
+        """Mounted over /var/spool/cron inside the node: its own crontabs."""
+        return self.dir / "cron-spool"
+
+    @property
     def boot_script(self) -> Path:
         return self.dir / "boot.sh"
 

@@ -10,7 +10,7 @@ import socket
 import subprocess
 from pathlib import Path
 
-from tests.sim import engine, strict
+from tests.sim import engine, scheduler, strict
 from tests.sim.files import NODE_PATH
 from tests.sim.layout import ClusterLayout, NodeLayout
 from tests.sim.options import DEFAULT_OPTIONS, SimOptions
@@ -55,6 +55,7 @@ def boot_script(node: NodeLayout, cluster: ClusterLayout, docker: bool, options:
         f"mount --bind {q(str(node.var_lib))} {NODE_VAR_LIB}",
         f"mount --bind {q(str(node.drop_caches))} /proc/sys/vm/drop_caches",
         f"mount --bind {q(str(node.meminfo))} /proc/meminfo",
+        *scheduler.boot_lines(node),
     ]
     if docker:
         lines += engine.dockerd_lines(node, cluster)

@@ -10,6 +10,7 @@ declare -A need=(
   [sshd]=openssh-server [ssh]=openssh-client [ip]=iproute2 [iptables]=iptables
   [dockerd]=docker.io [debootstrap]=debootstrap [busybox]=busybox-static
   [pkill]=procps [curl]=curl [nsenter]=util-linux [rsync]=rsync [sudo]=sudo
+  [cron]=cron [crontab]=cron
 )
 missing=()
 for cmd in "${!need[@]}"; do

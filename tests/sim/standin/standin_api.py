@@ -12,6 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import standin_generation as gen
+import standin_messages
+import standin_stall
+from standin_metrics import Engine, exposition
 
 TOKEN_PATTERN = re.compile(r"\w+|[^\w\s]+")
 
@@ -36,6 +39,8 @@ class ServerState:
     started: float = 0.0
     running: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    engine: Engine = field(default_factory=Engine)
+    auto_tools: bool = False
 
 
 class ApiError(Exception):
@@ -109,6 +114,9 @@ class StandinHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - the name http.server dispatches to
         """Answer chat and text completions."""
         path = self.path.split("?", 1)[0]
+        if path in ("/v1/messages", "/v1/messages/count_tokens") and standin_messages.served(gen.VLLM_VERSION):
+            standin_messages.handle(self)
+            return
         try:
             if path not in ("/v1/chat/completions", "/v1/completions"):
                 raise ApiError(404, "NotFoundError", "Not Found")
@@ -141,20 +149,20 @@ class StandinHandler(BaseHTTPRequestHandler):
 
     def complete(self, path: str, request: dict) -> None:
         """Plan the completion, wait out the prefill, then answer streamed or whole."""
+        standin_stall.hold()
         chat = path.endswith("chat/completions")
         plan = gen.plan_completion(self.state, request, chat, count_tokens)
-        with self.state.lock:
-            self.state.running += 1
-        try:
+        with self.admit(plan.prompt_tokens, plan.completion_tokens):
             time.sleep(plan.prompt_tokens / self.state.prefill_tps)
             if request.get("stream"):
                 self.stream(plan)
             else:
                 time.sleep(max(plan.completion_tokens - 1, 0) / self.state.decode_tps)
                 self.send_json(200, gen.whole_body(plan))
-        finally:
-            with self.state.lock:
-                self.state.running -= 1
+
+    def admit(self, prompt_tokens: int, completion_tokens: int):
+        """Hold a sequence slot of the simulated engine while the request runs (waiting for one first)."""
+        return self.state.engine.admit(prompt_tokens, completion_tokens, self.state.prefill_tps, self.state.decode_tps)
 
     def stream(self, plan: gen.CompletionPlan) -> None:
         """Send server-sent events: the first token right after prefill, then one per decode step."""
@@ -179,13 +187,8 @@ class StandinHandler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
     def send_metrics(self) -> None:
-        """A few Prometheus gauges with vLLM's names."""
-        name = self.state.served_names[0]
-        text = (
-            f'vllm:num_requests_running{{model_name="{name}"}} {self.state.running}\n'
-            f'vllm:num_requests_waiting{{model_name="{name}"}} 0\n'
-        )
-        data = text.encode()
+        """The engine's gauges and counters with vLLM's names (no API key needed, as in vLLM)."""
+        data = exposition(self.state.engine, self.state.served_names[0], gen.VLLM_VERSION).encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/plain; version=0.0.4")
         self.send_header("Content-Length", str(len(data)))

@@ -12,9 +12,7 @@ import os
 
 from standin_dist import env_float, world_size
 from standin_log import log
-
-# Decode across Sparks over TCP sockets instead of RoCE: the slowdown users report is several-fold.
-SOCKET_DECODE_FACTOR = 0.3
+from standin_speed import decode_speedup
 
 
 def transport(args: argparse.Namespace) -> str:
@@ -28,7 +26,7 @@ def transport(args: argparse.Namespace) -> str:
 
 
 def decode_tps(args: argparse.Namespace) -> float:
-    """The simulated decode speed, slowed when the engine's collectives go over TCP sockets."""
+    """The simulated decode speed: one Spark's, scaled by TP x PP across Sparks over RoCE or TCP sockets."""
     speed = env_float("VLLM_STANDIN_DECODE_TPS", 50)
     kind = transport(args)
     if kind == "IB":
@@ -36,5 +34,4 @@ def decode_tps(args: argparse.Namespace) -> float:
         log("pynccl.py:70", f"NCCL INFO NET/IB : Using {devices} ; OOB {os.environ.get('NCCL_SOCKET_IFNAME', 'eth0')}")
     elif kind == "Socket":
         log("pynccl.py:70", f"NCCL INFO NET/Socket : Using [0]{os.environ.get('NCCL_SOCKET_IFNAME', 'eth0')}")
-        speed *= SOCKET_DECODE_FACTOR
-    return speed
+    return speed * decode_speedup(args.tensor_parallel_size, args.pipeline_parallel_size, kind)

@@ -4,7 +4,8 @@ Environment: VLLM_STANDIN_TABLE (the vLLM whose flags it follows, standin_flags.
 (`flags`, `model` or `all`: standin_flags.py, standin_model.py), VLLM_STANDIN_DOWNLOAD_BPS,
 VLLM_STANDIN_LOAD_SECONDS (2), VLLM_STANDIN_PREFILL_TPS (2000), VLLM_STANDIN_DECODE_TPS (50),
 VLLM_STANDIN_FAULT (crash-during-load | crash-after:N | never-ready | slow-start:N),
-VLLM_STANDIN_HITS_FILE (one line per completion request), VLLM_STANDIN_GPUS (1 per node).
+VLLM_STANDIN_HITS_FILE (one line per completion request), VLLM_STANDIN_GPUS (1 per node),
+VLLM_STANDIN_KV_TOKENS (the KV cache's size in tokens, 262144).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import standin_stall
 from standin_api import ServerState, make_server
 from standin_dist import check_parallelism, env_float
 from standin_flags import (
@@ -30,6 +32,7 @@ from standin_flags import (
     top_usage,
 )
 from standin_log import fail, log
+from standin_metrics import DEFAULT_KV_TOKENS, DEFAULT_MAX_NUM_SEQS, Engine
 from standin_model import Snapshot, fetch_config, load_weights
 from standin_nccl import decode_tps
 from standin_rendezvous import join_ranks
@@ -156,6 +159,9 @@ def server_state(args: argparse.Namespace) -> ServerState:
         hits_file=Path(hits) if hits else None,
         port=args.port,
         started=time.time(),
+        engine=Engine(getattr(args, "max_num_seqs", None) or DEFAULT_MAX_NUM_SEQS,
+                      int(env_float("VLLM_STANDIN_KV_TOKENS", DEFAULT_KV_TOKENS))),
+        auto_tools=bool(getattr(args, "enable_auto_tool_choice", False) and getattr(args, "tool_call_parser", None)),
     )
 
 
@@ -188,6 +194,7 @@ def serve(argv: list[str]) -> int:
     args = parse_serve_args(argv)
     fault = parse_fault(os.environ.get("VLLM_STANDIN_FAULT", ""))
     install_signal_handlers()
+    standin_stall.clear()
     log("__init__.py:216", "Automatically detected platform cuda.")
     log("api_server.py:1805", f"vLLM API server version {VLLM_VERSION}")
     log("utils.py:328", f"non-default args: {non_default_args(args)}")

@@ -164,3 +164,13 @@ def test_llama_benchy_is_stopped_at_a_deadline_derived_from_the_workload(tmp_pat
     assert time.monotonic() - started < 5
     assert outcome.expired and "after its deadline" in outcome.stderr_tail
     assert bench._status(outcome)[0] == "interrupted"
+
+
+def test_a_name_picks_one_deployment_of_several():
+    live = [container("solo"), container("solo", deployment="small.solo.1", node="spark2", **{"sparkctl.name": "small"})]
+    assert bench.find_target(live, "small").endpoint == "http://spark2:8000/v1"
+    assert bench.find_target(live, "d1").endpoint == "http://spark1:8000/v1"
+    with pytest.raises(ConfigError, match="no deployment or stack named 'nope' runs"):
+        bench.find_target(live, "nope")
+    with pytest.raises(ConfigError, match="name one with --deployment"):
+        bench.find_target(live)

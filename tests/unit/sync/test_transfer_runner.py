@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.config.inventory import load_inventory
-from orchestrator.errors import ExecutionError
+from orchestrator.errors import ConnectionFailed, ExecutionError
 from orchestrator.plan.data import Plan
 from orchestrator.remote.executor import Executor
 from orchestrator.remote.transport import Held, Result, stdin_script
@@ -82,6 +82,7 @@ class LocalTransport:
 
     def __init__(self, homes: dict[str, Path]):
         self.homes = homes
+        self.lost: set[str] = set()
 
     def hold(self, node, script, timeout):
         process = subprocess.Popen(["bash", "-se"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -91,10 +92,11 @@ class LocalTransport:
         return Held(node.name, LocalChannel(process), Result(node.name, 0, "", "", 0.0))
 
     def is_lost(self, name):
-        return False
+        return name in self.lost
 
     def lose(self, node, why):
-        raise AssertionError(f"{node.name} declared lost: {why}")
+        self.lost.add(node.name)
+        return ConnectionFailed(why)
 
 
 @pytest.fixture
