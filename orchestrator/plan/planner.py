@@ -127,12 +127,7 @@ class _UpBuilder:
         return (*phases, self._restart_policy())
 
     def _restart_policy(self) -> Phase:
-        """Only a deployment that answered gets docker's restart policy: a crash while loading fails `up` instead."""
-        script = render("restart_policy", self.options.templates_dir, filter=f"label={LABEL}={self.deployment.id}",
-                        policy=entry.RESTART_POLICY, go_policy="{{.Name}} {{.HostConfig.RestartPolicy.Name}}")
-        steps = tuple(Step(n.name, f"restart the containers after a crash or reboot ({entry.RESTART_POLICY})",
-                           script, 60) for n in self.layout.nodes)
-        return Phase("restart-policy", "Restart policy", steps)
+        return restart_policy_phase(self.layout.nodes, self.deployment.id, self.options.templates_dir)
 
     def _step(self, node: Node, description: str, template: str, timeout: float, **context) -> Step:
         script = render(template, self.options.templates_dir, **context)
@@ -274,6 +269,15 @@ class _UpBuilder:
         serving = self.layout.nodes if self.layout.topology is Topology.REPLICAS else (self.layout.entry,)
         return (agent.messages_check(serving, self.api_port, self.recipe.served_model_name, argv.API_KEY_ENV,
                                      self.options.templates_dir),)
+
+
+def restart_policy_phase(nodes: tuple[Node, ...], deployment_id: str, templates_dir: str | None) -> Phase:
+    """Only a deployment that answered gets docker's restart policy: a crash while loading fails `up` instead."""
+    script = render("restart_policy", templates_dir, filter=f"label={LABEL}={deployment_id}",
+                    policy=entry.RESTART_POLICY, go_policy="{{.Name}} {{.HostConfig.RestartPolicy.Name}}")
+    steps = tuple(Step(n.name, f"restart the containers after a crash or reboot ({entry.RESTART_POLICY})",
+                       script, 60) for n in nodes)
+    return Phase("restart-policy", "Restart policy", steps)
 
 
 def plan_drop_caches(inventory: Inventory, nodes: tuple[Node, ...], templates_dir: str | None = None,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from orchestrator.config.values import url_host
 from orchestrator.plan import argv, probes, shell
 from orchestrator.plan.data import Deployment, Phase, PhaseKind, Plan, Readiness, Step
+from orchestrator.plan.planner import restart_policy_phase
 from orchestrator.plan.proxy import BACKENDS_LABEL, CONFIG_MOUNT, ENV, SECRET, ProxyRole, backend_url
 from orchestrator.plan.templates import render
 from orchestrator.plan.topology import Layout, Role, Topology
@@ -54,7 +55,8 @@ def plan_stack_proxy(inventory: Inventory, node: Node, port: int, stack: str, ro
     container = f"sparkctl-proxy-{stack}"
     return Plan("up", (_preflight(node, image, port, templates_dir),
                        _start(node, deployment, container, image, port, config, routed, templates_dir),
-                       _readiness(node, container, port, first, templates_dir, ready_deadline)), deployment)
+                       _readiness(node, container, port, first, templates_dir, ready_deadline),
+                       restart_policy_phase((node,), deployment.id, templates_dir)), deployment)
 
 
 def _preflight(node: Node, image: str, port: int, templates_dir: str | None) -> Phase:
