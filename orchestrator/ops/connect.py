@@ -15,10 +15,9 @@ import threading
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-from orchestrator.config import keys
 from orchestrator.config.settings import Settings
 from orchestrator.errors import ConfigError
-from orchestrator.plan.proxy import ProxyRole
+from orchestrator.ops.credentials import client_key
 from orchestrator.plan.shell import quote
 from orchestrator.remote.session import Session, session
 from orchestrator.remote.state import Container, entry_point, selected
@@ -70,18 +69,8 @@ def claude_env(base_url: str, live: list[Container]) -> dict[str, str]:
     """ANTHROPIC_BASE_URL (without /v1: the client adds it), the key, and the served model in every model slot."""
     running = [c for c in live if c.running and c.labels.get("sparkctl.served-name")]
     model = running[0].labels["sparkctl.served-name"]
-    return {"ANTHROPIC_BASE_URL": base_url, KEY_VAR: endpoint_key(live), **dict.fromkeys(MODEL_VARS, model)}
+    return {"ANTHROPIC_BASE_URL": base_url, KEY_VAR: client_key(live), **dict.fromkeys(MODEL_VARS, model)}
 
-
-def endpoint_key(live: list[Container]) -> str:
-    """The key clients send: the proxy's in front of replicas, else vLLM's API key."""
-    proxied = any(c.labels.get("sparkctl.role") == ProxyRole.PROXY for c in live)
-    kind = keys.PROXY if proxied else keys.API
-    key = keys.load_key(create=False, kind=kind)
-    if not key:
-        raise ConfigError(f"no {kind.what} on this workstation ({kind.path()}); 'sparkctl up' creates it, "
-                          f"or set ${kind.env} to the one the deployment was started with")
-    return key
 
 
 def _print(env: dict[str, str], as_json: bool) -> None:

@@ -7,7 +7,8 @@ from orchestrator.config.inventory import Inventory
 from orchestrator.errors import ConfigError
 from orchestrator.plan.argv import API_KEY_ENV, RAY_TOKEN_ENV
 from orchestrator.plan.data import Deployment
-from orchestrator.plan.proxy import SECRET
+from orchestrator.plan.proxy import SECRET, ProxyRole
+from orchestrator.remote.state import Container
 
 
 def credentials(deployment: Deployment, inventory: Inventory) -> dict[str, str]:
@@ -31,3 +32,14 @@ def stored_credentials() -> dict[str, str]:
         if key:
             found[name] = key
     return found
+
+
+def client_key(live: list[Container]) -> str:
+    """The key clients send to what runs: the proxy's in front of replicas, else vLLM's API key."""
+    proxied = any(c.labels.get("sparkctl.role") == ProxyRole.PROXY for c in live)
+    kind = keys.PROXY if proxied else keys.API
+    key = keys.load_key(create=False, kind=kind)
+    if not key:
+        raise ConfigError(f"no {kind.what} on this workstation ({kind.path()}); 'sparkctl up' creates it, "
+                          f"or set ${kind.env} to the one the deployment was started with")
+    return key

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from orchestrator.config import keys
 from orchestrator.config.settings import Settings
-from orchestrator.errors import ConfigError
 from orchestrator.ops import proxy
-from orchestrator.ops.credentials import stored_credentials
+from orchestrator.ops.credentials import client_key, stored_credentials
 from orchestrator.ops.health import SERVING_ROLES, health_by_container
 from orchestrator.ops.jobs import print_jobs, read_jobs
 from orchestrator.ops.partial import raise_if_partial
@@ -34,7 +32,7 @@ def status(settings: Settings, show_key: bool = False, name: str | None = None) 
     with session(settings, inventory, secrets) as current:
         live = selected(current.containers(inventory.nodes, tolerant=not show_key), name)
         if show_key:
-            console.info(_endpoint_key(live))
+            console.info(client_key(live))
             return
         health = health_by_container(current, live, set(secrets))
         node_jobs = job_rows(read_jobs(current, tuple(n for n in inventory.nodes if n.name not in current.unreachable)))
@@ -61,16 +59,6 @@ def print_table(rows: list[dict[str, str]]) -> None:
         if row.get("restarted"):
             console.info(f"restarted: {row['node']} {row['role']} at {row['restarted']}")
 
-
-def _endpoint_key(live: list[Container]) -> str:
-    """The key clients send to what runs: the proxy's in front of replicas, else vLLM's API key."""
-    proxied = any(c.labels.get("sparkctl.role") == ProxyRole.PROXY for c in live)
-    kind = keys.PROXY if proxied else keys.API
-    key = keys.load_key(create=False, kind=kind)
-    if not key:
-        raise ConfigError(f"no {kind.what} on this workstation ({kind.path()}); 'sparkctl up' creates it, "
-                          f"or set ${kind.env} to the one the deployment was started with")
-    return key
 
 
 def _unreachable_row(node: str, why: str) -> dict[str, str]:

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from orchestrator.errors import ConfigError
-from orchestrator.ops import connect
+from orchestrator.ops import connect, credentials
 from orchestrator.remote.state import Container
 
 LIVE = [Container("spark1", "sparkctl-vllm", "running", {"sparkctl.role": "solo", "sparkctl.served-name": "gpt-oss",
@@ -54,4 +54,4 @@ def test_exec_hands_the_key_in_the_environment_and_drops_a_real_anthropic_key(ap
 def test_replicas_get_the_proxy_key(monkeypatch):
     monkeypatch.setenv("SPARKCTL_PROXY_KEY", "sk-proxy-key-0123456789")
     proxied = [*LIVE, Container("spark1", "sparkctl-proxy", "running", {"sparkctl.role": "proxy"})]
-    assert connect.endpoint_key(proxied) == "sk-proxy-key-0123456789"
+    assert credentials.client_key(proxied) == "sk-proxy-key-0123456789"
