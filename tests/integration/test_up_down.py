@@ -126,3 +126,21 @@ def test_logs_are_node_prefixed_and_follow_detaches_on_ctrl_c(spark):
     assert follow.returncode == 0, err
     assert "spark1 | vllm | " in out and "detached" in err
     assert spark.containers(1), "detaching must leave the container running"
+
+
+# Last in the file (and the last cluster of the run): an 8-node cluster is costly to start and to replace.
+@pytest.mark.parametrize("sim_cluster", [{"nodes": 8}], indirect=True)
+@pytest.mark.parametrize("backend", ["ray", "mp"])
+def test_eight_sparks_serve_tp8_on_both_backends(sim_cluster, backend):
+    spark = Sparkctl(sim_cluster)
+    spark.run("down", check=True)
+    try:
+        result = spark.run("up", "cluster", "qwen3-30b-a3b-instruct-fp8", "--backend", backend,
+                           "--set", "tensor-parallel-size=8", check=True, timeout=600)
+        assert f".cluster{'-mp' if backend == 'mp' else ''}." in result.stdout
+        rows = json.loads(spark.run("--json", "status", check=True).stdout)
+        assert sorted((r["role"], r["health"]) for r in rows) == [("head", "ready")] + [("worker", "-")] * 7
+        assert answer("http://10.77.0.11:8000/v1", "qwen3-30b-a3b", spark_key(spark))
+    finally:
+        spark.run("down", check=True)
+    assert spark.no_containers_anywhere()
