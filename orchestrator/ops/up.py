@@ -13,12 +13,21 @@ from orchestrator.config.inventory import Inventory
 from orchestrator.config.recipe import Recipe, with_overrides
 from orchestrator.config.rules import Finding, errors, lint
 from orchestrator.config.settings import Settings, operator_secrets, parse_env, parse_sets, split_nodes
-from orchestrator.errors import ConfigError, Interrupted, LintError, SparkctlError, StateConflict, Terminated
-from orchestrator.ops import proxy
+from orchestrator.errors import (
+    ConfigError,
+    ExecutionError,
+    Interrupted,
+    LintError,
+    SparkctlError,
+    StateConflict,
+    Terminated,
+)
+from orchestrator.ops import jobs, proxy
 from orchestrator.ops.credentials import credentials
 from orchestrator.ops.failures import save_failure_logs
 from orchestrator.ops.health import run_probes, verdict
 from orchestrator.ops.preflight import RANK_FLAGS, check_image_flags, check_model_cache, unread_env
+from orchestrator.plan import jobs as job_plans
 from orchestrator.plan import planner
 from orchestrator.plan.argv import NAME_LABEL, STACK_LABEL
 from orchestrator.plan.data import Deployment, Plan
@@ -173,8 +182,6 @@ def _with_guard(settings: Settings, request: UpRequest, plan: Plan) -> Plan:
     """The dry run shows the recipe's guard install last, as up runs it."""
     if request.recipe.guard is None:
         return plan
-    from orchestrator.plan import jobs as job_plans
-
     guard = job_plans.plan_job_on(request.layout.nodes, job_plans.GUARD, job_plans.guard_conf(request.recipe.guard),
                                   settings.templates_dir)
     return Plan(plan.action, plan.phases + guard.phases, plan.deployment)
@@ -184,9 +191,6 @@ def _install_guard(current: Session, request: UpRequest) -> None:
     """The recipe's page-cache guard on every node of the deployment, once it serves."""
     if request.recipe.guard is None:
         return
-    from orchestrator.errors import ExecutionError
-    from orchestrator.ops import jobs
-
     try:
         facts = jobs.install(current, request.layout.nodes, request.recipe.guard)
     except SparkctlError as exc:
