@@ -9,7 +9,7 @@ KINDS = ("recipe", "inventory", "stack")
 
 
 def json_schema(kind: str) -> dict[str, Any]:
-    """The JSON Schema of a `recipe` or `inventory` file as written."""
+    """The JSON Schema of a `recipe`, `stack` or `inventory` file as written."""
     # Deferred: the CLI registers `schema` at start-up; building the pydantic models waits until it runs.
     if kind == "recipe":
         from orchestrator.config.recipe import RecipeFile
