@@ -1,8 +1,9 @@
 """sparkctl's node-to-node copier: `receive` runs on the target, `send` on the source (stdlib only).
 
 files: the blobs of a Hugging Face repo that the target lacks travel over several TCP streams; the sender
-uses sendfile (the kernel moves the bytes), the receiver hashes each blob with sha256 as it arrives, writes
-it under a temporary name and renames it only when the hash matches the blob's name (LFS) or the manifest.
+uses sendfile and the receiver splices the socket into the file (the kernel moves the bytes; none pass through
+Python); the receiver hashes each blob with sha256 as it lands, from memory, writes it under a temporary name and
+renames it only when the hash matches the blob's name (LFS) or the manifest.
 pipe: one command's output (docker save) streams into another (docker load), framed so a cut shows.
 Both ends print progress twice a second (the orchestrator's heartbeat) and exit when stdin closes.
 """
@@ -76,7 +77,7 @@ def exact(conn, size, peer):
 def receive_into(conn, view, peer):
     try:
         count = conn.recv_into(view)
-    except TimeoutError:
+    except (TimeoutError, BlockingIOError):  # BlockingIOError: SO_RCVTIMEO on a blocking socket
         raise Broken(f"no data from {peer} for {STALL:g} s") from None
     except OSError as exc:
         raise Broken(f"receiving from {peer} failed: {exc}") from None

@@ -1,10 +1,14 @@
 """The copier's receiving end: blobs hashed as they arrive, renamed only when they match; or a pipe."""
+import contextlib
+import fcntl
 import hashlib
 import json
+import mmap
 import os
 import re
 import secrets
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -31,6 +35,11 @@ if __package__:  # imported (tests, lint); on a node the parts arrive as one pro
     )
 
 PART = ".sparkctl-part"
+SPLICE_CHUNK = 1 << 20
+HASH_REGION = 8 << 20  # few mappings, each hashed soon after its bytes land (still in memory, never re-read from disk)
+PIPE_SIZE = 1 << 20
+F_SETPIPE_SZ = 1031
+SPLICE_MOVE = getattr(os, "SPLICE_F_MOVE", 1)
 SHA256 = re.compile("[0-9a-f]{64}")
 GIT_SHA1 = re.compile("[0-9a-f]{40}")
 
@@ -45,7 +54,8 @@ def hasher(blob, entry):
 
 
 def receive_blobs(conn, peer, blobs, wanted, resumed, errors):
-    buffer = memoryview(bytearray(BUFFER))
+    blocking_with_stall(conn)
+    pipe = data_pipe()
     while True:
         length, offset, count = HEADER.unpack(exact(conn, HEADER.size, peer))
         if not length:
@@ -56,7 +66,7 @@ def receive_blobs(conn, peer, blobs, wanted, resumed, errors):
         part = os.path.join(blobs, name + PART)
         digest, want = hasher(name, wanted[name][1])
         digest = resumed[name][1] if offset else digest
-        write_stream(conn, peer, part, offset, count, digest, buffer)
+        write_stream(conn, peer, part, offset, count, digest, pipe)
         if digest and digest.hexdigest() != want:
             os.unlink(part)
             errors.append(f"{name}: {digest.name} {digest.hexdigest()[:16]} is not {want[:16]}")
@@ -64,20 +74,59 @@ def receive_blobs(conn, peer, blobs, wanted, resumed, errors):
         os.replace(part, os.path.join(blobs, name))
 
 
-def write_stream(conn, peer, path, offset, count, digest, buffer):
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | (0 if offset else os.O_TRUNC), 0o644)
+def write_stream(conn, peer, path, offset, count, digest, pipe):
+    """Splice count bytes from conn into path at offset (no copy through Python); hash each region as it lands."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | (0 if offset else os.O_TRUNC), 0o644)
     os.truncate(fd, offset)
     os.lseek(fd, offset, os.SEEK_SET)
-    while count:
-        got = receive_into(conn, buffer[:min(count, BUFFER)], peer)
-        chunk = buffer[:got]
-        if digest:
-            digest.update(chunk)
-        while chunk:
-            chunk = chunk[os.write(fd, chunk):]
-        count -= got
-        moved[0] += got
+    end, hashed = offset + count, offset
+    while offset < end:
+        offset += splice_in(conn, peer, pipe, fd, min(end - offset, SPLICE_CHUNK))
+        landed = offset if offset == end else offset - offset % mmap.PAGESIZE
+        if digest and (landed - hashed >= HASH_REGION or landed == end) and landed > hashed:
+            hash_region(digest, fd, hashed, landed)
+            hashed = landed
     os.close(fd)
+
+
+def splice_in(conn, peer, pipe, fd, size):
+    """Move up to size bytes socket -> pipe -> file in the kernel; how many moved."""
+    try:
+        count = os.splice(conn.fileno(), pipe[1], size, flags=SPLICE_MOVE)
+    except BlockingIOError:  # SO_RCVTIMEO passed with nothing received
+        raise Broken(f"no data from {peer} for {STALL:g} s") from None
+    except OSError as exc:
+        raise Broken(f"receiving from {peer} failed: {exc}") from None
+    if not count:
+        raise Broken(f"the stream from {peer} was cut before its end")
+    left = count
+    while left:
+        left -= os.splice(pipe[0], fd, left, flags=SPLICE_MOVE)
+    moved[0] += count
+    return count
+
+
+def hash_region(digest, fd, start, end):
+    """Hash bytes start..end of the file just written, read from the page cache through one populated mapping."""
+    base = start - start % mmap.PAGESIZE
+    with (mmap.mmap(fd, end - base, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE, prot=mmap.PROT_READ, offset=base) as mm,
+          memoryview(mm) as view, view[start - base:] as region):
+        digest.update(region)
+
+
+def data_pipe():
+    """A pipe as large as the kernel allows unprivileged, for splicing."""
+    pipe = os.pipe()
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(pipe[1], F_SETPIPE_SZ, PIPE_SIZE)
+    return pipe
+
+
+def blocking_with_stall(conn):
+    """Blocking reads that the kernel ends after STALL seconds without data: splice needs a blocking socket."""
+    conn.settimeout(None)
+    seconds = int(STALL)
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", seconds, int((STALL - seconds) * 1e6)))
 
 
 def resume_points(blobs, wanted, control):

@@ -94,6 +94,25 @@ def test_a_blob_whose_sha256_differs_is_refused_and_never_takes_its_name(tmp_pat
     assert not (tmp_path / "dst" / ".sparkctl").exists()
 
 
+def test_a_blob_of_many_hash_regions_resumed_at_an_odd_offset_is_checked_to_its_last_byte(tmp_path):
+    data = bytearray(os.urandom((20 << 20) + 12345))  # several 8 MiB regions, a ragged end
+    manifest = make_repo(tmp_path / "src", {"model.safetensors": bytes(data)})
+    part = tmp_path / "dst" / "blobs" / (manifest["model.safetensors"][0] + ".sparkctl-part")
+    part.parent.mkdir(parents=True)
+    part.write_bytes(data[:(9 << 20) + 777])  # a resume point inside a page
+    receiver, _sender = copy(tmp_path / "src", tmp_path / "dst")
+    assert receiver.returncode == 0, receiver.stderr.read()
+    assert (tmp_path / "dst" / "snapshots" / COMMIT / "model.safetensors").read_bytes() == data
+    data[-1] ^= 1  # the source changes its very last byte: the copy must be refused
+    blob = tmp_path / "src" / "blobs" / manifest["model.safetensors"][0]
+    blob.write_bytes(bytes(data))
+    (tmp_path / "dst" / "blobs" / blob.name).unlink()
+    part.write_bytes(data[:(9 << 20) + 777])
+    refused, _sender = copy(tmp_path / "src", tmp_path / "dst")
+    assert refused.returncode != 0 and b"sha256" in refused.stderr.read()
+    assert not (tmp_path / "dst" / "blobs" / blob.name).exists()
+
+
 def test_a_git_file_is_checked_by_the_manifest_sha256_or_else_by_its_git_name(tmp_path):
     for record in (True, False):
         source, target = tmp_path / f"src-{record}", tmp_path / f"dst-{record}"
