@@ -10,6 +10,7 @@ import secrets
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 
@@ -197,6 +198,8 @@ def refuse_escapes(offer):
 
 
 def receive_files(server, token, control, peer, root, offer):
+    if not hasattr(os, "splice"):
+        fail(f"receiving a model needs python3 3.10 or later on the node (os.splice); it has {sys.version.split()[0]}")
     refuse_escapes(offer)
     os.makedirs(os.path.join(root, "blobs"), exist_ok=True)
     wanted = lacking(root, offer["manifest"])
