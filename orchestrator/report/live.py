@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from collections.abc import Iterable
@@ -25,7 +26,7 @@ def show_live(frames: Iterable[Frame], stream=None) -> None:
         for frame in frames:
             last = frame
             if terminal:
-                lines = frame_lines(frame, shutil.get_terminal_size((80, 24)).columns)
+                lines = frame_lines(frame, shutil.get_terminal_size((80, 24)))
                 stream.write(redraw(drawn, lines))
                 stream.flush()
                 drawn = len(lines)
@@ -37,12 +38,14 @@ def show_live(frames: Iterable[Frame], stream=None) -> None:
         stream.flush()
 
 
-def frame_lines(frame: Frame, width: int | None) -> list[str]:
-    """The frame's tables, one after the other; on a terminal each line is cut to its width, so none wraps and
-    the lines drawn are the lines to move back over."""
+def frame_lines(frame: Frame, size: os.terminal_size | None) -> list[str]:
+    """The frame's tables, one after the other; on a terminal cut to its size (a line to its width, the frame
+    to one line less than its height), so nothing wraps or scrolls and the lines drawn are the lines to go back over."""
     lines = [line for title, headers, rows in frame
              for line in render.table(title, headers, rows, [False] * len(headers), None)]
-    return lines if width is None else [render.crop(line, width) for line in lines]
+    if size is None:
+        return lines
+    return [render.crop(line, size.columns) for line in lines[:max(size.lines - 1, 1)]]
 
 
 def redraw(drawn: int, lines: list[str]) -> str:

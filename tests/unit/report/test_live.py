@@ -24,8 +24,8 @@ def frames(count: int, rows: int = 2):
 
 def test_each_frame_moves_back_over_the_lines_of_the_one_before(monkeypatch):
     monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("LINES", "24")
     out = Terminal()
-    show_live(frames(3))
     show_live(frames(3), out)
     text = out.getvalue()
     assert re.findall(r"\x1b\[(\d+)A", text) == ["5", "5"]  # title, header, rule, two rows; not before the first
@@ -35,10 +35,19 @@ def test_each_frame_moves_back_over_the_lines_of_the_one_before(monkeypatch):
 
 def test_lines_wider_than_the_terminal_are_cut_so_none_wraps(monkeypatch):
     monkeypatch.setenv("COLUMNS", "20")
+    monkeypatch.setenv("LINES", "24")
     out = Terminal()
     show_live([[("t", ["node", "message"], [["spark1", "x" * 50]])]], out)
     drawn = re.sub(r"\x1b\[[?\d]*[a-zA-Z]|\r", "", out.getvalue()).splitlines()
     assert drawn and max(len(line) for line in drawn) <= 20
+
+
+def test_a_frame_taller_than_the_terminal_is_cut_so_nothing_scrolls(monkeypatch):
+    monkeypatch.setenv("LINES", "6")
+    monkeypatch.setenv("COLUMNS", "80")
+    out = Terminal()
+    show_live(frames(2, rows=10), out)
+    assert re.findall(r"\x1b\[(\d+)A", out.getvalue()) == ["5"]  # one line less than the terminal's height
 
 
 def test_not_a_terminal_only_the_last_frame_is_printed_whole():
