@@ -71,21 +71,21 @@ def widest(column: list[str]) -> int:
 
 
 def widths(headers: list[str], rows: list[list[str]], texts: list[bool], width: int | None) -> list[int]:
-    """Each column's width: unwrapped if the table fits (or width is None), else free text narrowed, widest first,
-    never below its longest word."""
+    """Each column's width: unwrapped if the table fits (or width is None), else the free-text columns (texts)
+    narrowed, widest first, each never below its longest word."""
     columns = [[header, *(row[i] for row in rows)] for i, header in enumerate(headers)]
     full = [widest(column) for column in columns]
-    spare = None if width is None else width - len(GAP) * (len(headers) - 1) - sum(
-        size for size, text in zip(full, texts, strict=True) if not text)
-    if spare is None or sum(full) + len(GAP) * (len(headers) - 1) <= width:
+    gaps = len(GAP) * (len(headers) - 1)
+    if width is None or sum(full) + gaps <= width:
         return full
-    least = [narrowest(column, True) if text else size for column, text, size in zip(columns, texts, full, strict=True)]
+    least = [narrowest(column, True) for column in columns]
+    spare = width - gaps - sum(size for size, text in zip(full, texts, strict=True) if not text)
 
     def capped(cap: int) -> list[int]:
         return [max(low, min(size, cap)) if text else size for low, size, text in zip(least, full, texts, strict=True)]
 
-    cap = max(full, default=0)
-    while cap > 0 and sum(s for s, t in zip(capped(cap), texts, strict=True) if t) > spare:
+    cap = max(full)
+    while cap > 0 and sum(size for size, text in zip(capped(cap), texts, strict=True) if text) > spare:
         cap -= 1
     return capped(cap)
 
