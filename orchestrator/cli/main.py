@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import sys
 
 import click
 
 TOPOLOGIES = click.Choice(["solo", "cluster", "replicas"])
+# At exit the interpreter's last collections walk every object still alive: ~40 ms of a one-node command's ~300.
+# The process is ending and the OS reclaims its memory, so the objects are frozen out of those collections.
+atexit.register(gc.freeze)
 
 
 def _settings(ctx: click.Context):
