@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import threading
@@ -78,7 +79,7 @@ class LiveReporter(Reporter):
 
 
 def reporter_for(as_json: bool) -> Reporter:
-    """JSON lines for machines, live status lines on a terminal, plain lines otherwise."""
+    """JSON lines for machines, live status lines on a terminal that moves its cursor, plain lines otherwise."""
     if as_json:
         return JsonReporter()
-    return LiveReporter() if sys.stderr.isatty() else Reporter()
+    return LiveReporter() if sys.stderr.isatty() and os.environ.get("TERM") != "dumb" else Reporter()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import re
 
-from orchestrator.report.events import Event
-from orchestrator.report.progress import LiveReporter
+from orchestrator.report.events import Event, Reporter
+from orchestrator.report.progress import LiveReporter, reporter_for
 
 CURSOR_UP = re.compile(r"\x1b\[(\d+)A")
 
@@ -67,3 +67,13 @@ def test_status_lines_are_cut_to_the_terminal_width():
     reporter.close()
     status = [line for write in out.getvalue().split("\r") for line in write.split("\n") if plain(line).startswith("⠋")]
     assert status and all(len(plain(line)) <= 39 for line in status)
+
+
+def test_a_terminal_that_cannot_move_its_cursor_gets_plain_lines(monkeypatch):
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
+    monkeypatch.setenv("TERM", "dumb")
+    assert type(reporter_for(False)) is Reporter
+    monkeypatch.setenv("TERM", "xterm-256color")
+    live = reporter_for(False)
+    live.close()
+    assert isinstance(live, LiveReporter)
