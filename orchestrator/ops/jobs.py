@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from orchestrator.config.inventory import Inventory, Node
-from orchestrator.config.jobspec import Guard, Watchdog
 from orchestrator.config.settings import Settings, select_nodes
 from orchestrator.errors import SparkctlError
 from orchestrator.ops.partial import raise_if_partial
@@ -14,6 +15,9 @@ from orchestrator.remote.session import Session, session
 from orchestrator.report import console
 from orchestrator.report.jobs_table import job_rows
 from orchestrator.report.tables import Column, Fit
+
+if TYPE_CHECKING:  # the models are built only where guard and watchdog settings are read
+    from orchestrator.config.jobspec import Guard, Watchdog
 
 # Settings and the last action are sentences: they wrap rather than get cut.
 JOB_FITS = {"settings": Fit.TEXT, "last action": Fit.TEXT}

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from orchestrator.config.inventory import Node
-from orchestrator.config.jobspec import Guard, Watchdog
 from orchestrator.plan.data import Phase, Plan, Step
 from orchestrator.plan.templates import render
+
+if TYPE_CHECKING:  # the models are built only where guard and watchdog settings are read
+    from orchestrator.config.jobspec import Guard, Watchdog
 
 GUARD = "guard"
 WATCHDOG = "watchdog"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
+import shutil
 import sys
 from dataclasses import asdict
 from typing import Any
@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from orchestrator.report import tables
-from orchestrator.report.tables import WIDE_WIDTH, Column
+from orchestrator.report.tables import Column
 
 _options = {"wide": False}
 
@@ -34,15 +34,10 @@ def print_findings(findings: list[Any], as_json: bool) -> None:
 
 
 def table(title: str, columns: list[str | Column], rows: list[list[Any]]) -> None:
-    """A rich table on stdout that fits the terminal without breaking a word (all of it with `--wide`)."""
-    from rich.console import Console
-
-    wide = _options["wide"]
-    console = Console(width=WIDE_WIDTH if wide else _width())
-    grid, legend = tables.fitted(console, title, [tables.as_column(c) for c in columns], tables.cells(rows), wide)
-    console.print(grid)
-    for line in legend:
-        console.print(line, soft_wrap=True)
+    """A table on stdout that fits the terminal without breaking a word (all of it with `--wide`)."""
+    lines, legend = tables.fitted(width(), title, [tables.as_column(c) for c in columns], tables.cells(rows),
+                                  _options["wide"])
+    click.echo("\n".join([*lines, *legend]))
 
 
 def set_wide(wide: bool) -> None:
@@ -55,12 +50,9 @@ def is_wide() -> bool:
     return _options["wide"]
 
 
-def _width() -> int | None:
-    """The terminal's width; $COLUMNS or 80 when stdout is not a terminal."""
-    if isatty():
-        return None
-    columns = os.environ.get("COLUMNS", "")
-    return int(columns) if columns.isdigit() and int(columns) > 0 else 80
+def width() -> int:
+    """The terminal's width: $COLUMNS, else the terminal's, else 80 (stdout is not a terminal)."""
+    return shutil.get_terminal_size((80, 24)).columns
 
 
 def info(message: str) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-WIDE_WIDTH = 100_000
+from orchestrator.report import render
 
 
 class Fit(Enum):
@@ -80,46 +80,14 @@ def shown_rows(columns: list[Column], rows: list[list[str]], layout: Layout) -> 
     return [[cell(row, i) for i in layout.columns] for row in rows], legend
 
 
-def _table(title: str, headers: list[str], texts: list[bool]):
-    from rich import box
-    from rich.table import Table
-
-    grid = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
-                 padding=(0, 1, 0, 0))
-    for header, text in zip(headers, texts, strict=True):
-        grid.add_column(header, no_wrap=not text, overflow="fold" if text else "ellipsis")
-    return grid
-
-
-def narrowest(column: list[str], text: bool) -> int:
-    """The fewest terminal cells a column (header first) needs: its longest word if free text, else its widest cell."""
-    from rich.cells import cell_len
-
-    return max(cell_len(part) for cell in column for part in (cell.split() if text else cell.splitlines()) or [""])
-
-
-def needed_width(console, headers: list[str], shown: list[list[str]], texts: list[bool]) -> int:
-    """Terminal cells the table needs with free text wrapped as tightly as its words allow."""
-    columns = [[header, *(row[i] for row in shown)] for i, header in enumerate(headers)]
-    widths = [narrowest(column, text) for column, text in zip(columns, texts, strict=True)]
-    probe = _table("", ["" for _ in widths], texts)
-    probe.add_row(*("x" * width for width in widths))
-    from rich.measure import Measurement
-
-    return Measurement.get(console, console.options.update_width(WIDE_WIDTH), probe).maximum
-
-
-def fitted(console, title: str, columns: list[Column], rows: list[list[str]], wide: bool):
-    """The first layout that fits the console (the most compact one if none does): the table and its legend."""
+def fitted(width: int | None, title: str, columns: list[Column], rows: list[list[str]],
+           wide: bool) -> tuple[list[str], list[str]]:
+    """The first layout that fits width (the most compact one if none does): the table's lines and its legend."""
     for layout in layouts(columns, rows):
         headers = [columns[i].header for i in layout.columns]
         texts = [columns[i].fit is Fit.TEXT and not wide for i in layout.columns]
         shown, legend = shown_rows(columns, rows, layout)
-        if wide or needed_width(console, headers, shown, texts) <= console.width:
+        if wide or width is None or render.needed_width(headers, shown, texts) <= width:
             break
-    from rich.text import Text
-
-    grid = _table(title, headers, texts)
-    for row in shown:
-        grid.add_row(*(Text(cell) for cell in row))  # Text, not markup: cells hold what nodes and files say
-    return grid, [Text(line) for line in legend]
+    lines = render.table(title, headers, shown, texts, None if wide else width)
+    return lines, [render.clean(line) for line in legend]  # cells hold what nodes and files say

@@ -1,11 +1,19 @@
-"""`top --once --json` under load and `connect claude` driving the real anthropic SDK, through real SSH."""
+"""`top --once --json` under load, `top` and progress on a terminal, and `connect claude` driving the real
+anthropic SDK, through real SSH."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import pty
+import re
+import select
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 
@@ -132,6 +140,51 @@ def test_top_live_redraws_until_its_time_or_ctrl_c(agent):
         out, err = stop(lines)
     assert [s["container"] for s in first["servers"]] == ["sparkctl-vllm"] and second["time"] >= first["time"]
     assert lines.returncode == 0 and "top: stopped" in err and "Traceback" not in err
+
+
+def on_terminal(spark: Sparkctl, *args: str, timeout: float = 60) -> str:
+    """Everything sparkctl writes (stdout and stderr) to an 80x24 terminal, as the terminal receives it."""
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    env = {key: value for key, value in spark.env().items() if key not in ("COLUMNS", "LINES")}
+    process = subprocess.Popen([SPARKCTL, *args], stdin=terminal, stdout=terminal, stderr=terminal,
+                               env={**env, "TERM": "xterm"})
+    os.close(terminal)
+    received = bytearray()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if select.select([controller], [], [], 0.5)[0]:
+                try:
+                    chunk = os.read(controller, 65536)
+                except OSError:  # EIO: every writer of the terminal has exited
+                    break
+                if not chunk:
+                    break
+                received += chunk
+            elif process.poll() is not None:
+                break
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+        os.close(controller)
+    return received.decode(errors="replace")
+
+
+def test_progress_and_top_redraw_in_place_on_a_terminal(agent):
+    spark, _up = agent
+    dropped = on_terminal(spark, "drop-caches", "--all")
+    assert "Traceback" not in dropped and "spark2" in dropped and "MemAvailable" in dropped
+    assert "\x1b[1A\x1b[J" in dropped, "the phase's status line was drawn, then drawn over"
+    assert re.search(r"Drop page cache  2 done: spark[12], spark[12]  0:00:0\d  done", dropped), dropped
+
+    shown = on_terminal(spark, "top", "--seconds", "2.5")
+    frames, backs = shown.count("sparkctl top "), [int(n) for n in re.findall(r"\x1b\[(\d+)A", shown)]
+    assert frames >= 2 and len(backs) == frames - 1 and "Traceback" not in shown, shown
+    assert all(0 < n <= 23 for n in backs), "each redraw goes back over the last frame, never past the screen"
+    lines = re.sub(r"\x1b\[[?\d]*[a-zA-Z]", "", shown).replace("\r", "").split("\n")
+    assert max(len(line) for line in lines) <= 80 and MODEL in shown
 
 
 def sdk_run(spark: Sparkctl, env: dict[str, str], *prefix: str) -> dict:
