@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import resource
 import shutil
 import signal
 import statistics
@@ -192,32 +193,45 @@ def verify(done: subprocess.CompletedProcess, files: list[Path]) -> str | None:
     return None if re.search(r"mem_available_kb_after=\d|GiB", done.stdout) else "no MemAvailable in the output"
 
 
-def timed(bench: Bench) -> tuple[float, subprocess.CompletedProcess]:
-    """Seconds and output of one verified run; raises when the run did not do the work."""
+def timed(bench: Bench) -> tuple[float, float, subprocess.CompletedProcess]:
+    """Seconds, CPU seconds on this side (the method's processes) and output of one verified run.
+
+    Raises when the run did not do the work.
+    """
     files = drop_files(bench.nodes)
     reset(files)
+    cpu_before = children_cpu()
     started = time.perf_counter()
     done = bench.run()
     seconds = time.perf_counter() - started
+    cpu = children_cpu() - cpu_before
     bench.after()
     problem = verify(done, files)
     if problem:
         raise RuntimeError(problem)
-    return seconds, done
+    return seconds, cpu, done
+
+
+def children_cpu() -> float:
+    """User + system CPU seconds of every finished child process so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def measure(benches: dict[str, Bench], runs: int) -> dict[str, list[float]]:
     """One untimed warm-up each, then `runs` interleaved verified runs of every method.
 
-    For sparkctl, `<label> phase` also collects the drop-caches phase time it reports (connect + run, 0.1 s).
+    For sparkctl, `<label> phase` also collects the drop-caches phase time it reports (connect + run, 0.1 s);
+    `<label> cpu` is the CPU time of the method's own processes (the client side, not the nodes' sshd).
     """
     for label, bench in benches.items():
         print(f"warm-up: {label} {timed(bench)[0]:.2f}s", flush=True)
     samples: dict[str, list[float]] = {label: [] for label in benches}
     for index in range(runs):
         for label, bench in benches.items():
-            seconds, done = timed(bench)
+            seconds, cpu, done = timed(bench)
             samples[label].append(seconds)
+            samples.setdefault(f"{label} cpu", []).append(cpu)
             if phase := PHASE_DONE.search(done.stderr):
                 samples.setdefault(f"{label} phase", []).append(float(phase.group(1)))
         print(f"run {index + 1}/{runs}: " + ", ".join(f"{k} {samples[k][-1]:.2f}s" for k in benches), flush=True)

@@ -4,10 +4,11 @@ Run as root inside private namespaces (the sim's subnets are fixed):
   SPARKCTL_SIM_DIR=/var/lib/sparkctl-sim/sync unshare --net --mount --propagation private \\
       tests/sim/isolated.sh .venv/bin/python bench/sync.py [--mb 2048] [--shards 8]
 Writes random safetensors shards in the HF cache layout on node 1, then copies them to node 2 over the
-simulated fabric link three ways: a plain file-to-file TCP copy (sendfile out, read/write in, as many streams
-as sparkctl's --streams, no checks), `rsync -a` over ssh, and `sparkctl models sync` (several streams, sha256
-of every blob on arrival). Checks every copy and prints the rates and ratios. Target: sparkctl's copy phase
->= 0.9x the plain TCP copy, medians of --repeat interleaved runs (best runs are printed too).
+simulated fabric link three ways: a plain file-to-file TCP copy (sendfile out, read/write in, no checks) over
+one stream and over as many as sparkctl's --streams, `rsync -a` over ssh, and `sparkctl models sync` (several
+streams, sha256 of every blob on arrival). Checks every copy and prints the rates and ratios. Target:
+sparkctl's copy phase >= 0.9x the faster plain TCP copy, medians of --repeat interleaved runs (best runs are
+printed too).
 """
 
 from __future__ import annotations
@@ -161,11 +162,12 @@ def measure(cluster: Cluster, args) -> int:
     (recipes / "bench-sync.yaml").write_text(f"extends: gpt-oss-20b\nmodel: {MODEL}\n")
     env = {**os.environ, "SPARKCTL_INVENTORY": str(cluster.inventory_path)}
     sync = [str(SPARKCTL), "--recipes-dir", str(recipes), "models", "sync", "bench-sync", "--streams", str(args.streams)]
-    times: dict[str, list[float]] = {"tcp": [], "rsync": [], "copy": [], "whole": []}
+    times: dict[str, list[float]] = {"tcp-1": [], "tcp-n": [], "rsync": [], "copy": [], "whole": []}
     for _ in range(args.repeat):
-        settle(cluster)
-        times["tcp"].append(tcp_copy(cluster, args.streams))
-        check(cluster, "TCP", "/root/tcp-copy")
+        for name, streams in (("tcp-1", 1), ("tcp-n", args.streams)):
+            settle(cluster)
+            times[name].append(tcp_copy(cluster, streams))
+            check(cluster, "TCP", "/root/tcp-copy")
         settle(cluster)
         times["rsync"].append(rsync_copy(cluster))
         check(cluster, "rsync", f"/root/rsync-copy/{REPO}/blobs")
@@ -174,8 +176,10 @@ def measure(cluster: Cluster, args) -> int:
         check(cluster, "sparkctl", f"{HUB}/{REPO}/blobs")
         times["whole"].append(whole)
         times["copy"].append(float(re.search(r"from spark1: \S+ \S+ at \S+ \S+ \(([\d.]+)s\)", said).group(1)))
-    report(size, args, {name: statistics.median(values) for name, values in times.items()}, times)
-    return 0 if statistics.median(times["tcp"]) / statistics.median(times["copy"]) >= TARGET_RATIO else 1
+    median = {name: statistics.median(values) for name, values in times.items()}
+    baseline = min(("tcp-1", "tcp-n"), key=median.get)  # the plain copy at its faster stream count
+    report(size, args, median, times, baseline)
+    return 0 if median[baseline] / median["copy"] >= TARGET_RATIO else 1
 
 
 def settle(cluster: Cluster) -> None:
@@ -183,19 +187,21 @@ def settle(cluster: Cluster) -> None:
     cluster.ssh(2, f"rm -rf /root/tcp-copy /root/rsync-copy {HUB}/{REPO}; sync", check=True)
 
 
-def report(size: int, args, median: dict[str, float], times: dict[str, list[float]]) -> None:
-    """Rates of the median runs, and ratios against the plain TCP copy (of the best runs too)."""
-    tcp = median["tcp"]
+def report(size: int, args, median: dict[str, float], times: dict[str, list[float]], baseline: str) -> None:
+    """Rates of the median runs, and ratios against the faster plain TCP copy (of the best runs too)."""
+    tcp = median[baseline]
     print(f"tree: {size / (1 << 20):.0f} MiB in {args.shards} shards, node 1 -> node 2 over the simulated fabric; "
           f"median of {args.repeat} (load average {os.getloadavg()[0]:.1f})")
-    rows = [(f"plain TCP file copy ({args.streams} streams, sendfile)", "tcp"), ("rsync -a over ssh", "rsync"),
+    rows = [("plain TCP file copy (1 stream, sendfile)", "tcp-1"),
+            (f"plain TCP file copy ({args.streams} streams, sendfile)", "tcp-n"), ("rsync -a over ssh", "rsync"),
             (f"sparkctl copy phase ({args.streams} streams, sha256)", "copy"), ("sparkctl models sync, whole command", "whole")]
     for label, name in rows:
         seconds = median[name]
         runs = ", ".join(f"{t:.2f}" for t in times[name])
         print(f"{label:44s} {seconds:6.2f} s {size / seconds / (1 << 20):7.1f} MiB/s  {tcp / seconds:.2f}x  (runs: {runs})")
-    print(f"sparkctl copy vs plain TCP: {tcp / median['copy']:.2f}x (target >= {TARGET_RATIO}x); "
-          f"best runs: {min(times['tcp']) / min(times['copy']):.2f}x; vs rsync: {median['rsync'] / median['copy']:.2f}x")
+    print(f"sparkctl copy vs the faster plain TCP copy ({baseline}): {tcp / median['copy']:.2f}x (target >= "
+          f"{TARGET_RATIO}x); best runs: {min(times[baseline]) / min(times['copy']):.2f}x; "
+          f"vs rsync: {median['rsync'] / median['copy']:.2f}x")
 
 
 if __name__ == "__main__":
