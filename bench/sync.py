@@ -14,6 +14,7 @@ printed too).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import re
 import statistics
@@ -101,12 +102,31 @@ for thread in threads:
 
 
 def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
-    """Run argv to success; its wall time and output."""
-    started = time.monotonic()
+    """Run argv to success; its wall time and output. The machine's busy CPU seconds go to CPU_USED."""
+    busy, started = busy_cpu_seconds(), time.monotonic()
     result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900)
+    CPU_USED.append(busy_cpu_seconds() - busy)
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(argv[:4])}... failed:\n{result.stdout}\n{result.stderr}")
     return time.monotonic() - started, result.stdout + result.stderr
+
+
+CPU_USED: list[float] = []
+
+
+def busy_cpu_seconds() -> float:
+    """CPU seconds every core of this machine spent busy so far (/proc/stat: all but idle and iowait)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def sha256_seconds(size: int) -> float:
+    """CPU seconds OpenSSL's sha256 (as the copier uses it) takes for size bytes on one core of this machine."""
+    chunk, digest = os.urandom(8 << 20), hashlib.sha256()
+    started = time.process_time()
+    for _ in range(max(1, size // len(chunk))):
+        digest.update(chunk)
+    return (time.process_time() - started) * size / (max(1, size // len(chunk)) * len(chunk))
 
 
 def ssh(cluster: Cluster, node, command: str) -> list[str]:
@@ -163,23 +183,41 @@ def measure(cluster: Cluster, args) -> int:
     env = {**os.environ, "SPARKCTL_INVENTORY": str(cluster.inventory_path)}
     sync = [str(SPARKCTL), "--recipes-dir", str(recipes), "models", "sync", "bench-sync", "--streams", str(args.streams)]
     times: dict[str, list[float]] = {"tcp-1": [], "tcp-n": [], "rsync": [], "copy": [], "whole": []}
+    cpu: dict[str, list[float]] = {name: [] for name in times}
     for _ in range(args.repeat):
         for name, streams in (("tcp-1", 1), ("tcp-n", args.streams)):
             settle(cluster)
             times[name].append(tcp_copy(cluster, streams))
+            cpu[name].append(CPU_USED[-1])
             check(cluster, "TCP", "/root/tcp-copy")
         settle(cluster)
         times["rsync"].append(rsync_copy(cluster))
+        cpu["rsync"].append(CPU_USED[-1])
         check(cluster, "rsync", f"/root/rsync-copy/{REPO}/blobs")
         settle(cluster)
         whole, said = timed(sync, env)
+        cpu["whole"].append(CPU_USED[-1])
         check(cluster, "sparkctl", f"{HUB}/{REPO}/blobs")
         times["whole"].append(whole)
         times["copy"].append(float(re.search(r"from spark1: \S+ \S+ at \S+ \S+ \(([\d.]+)s\)", said).group(1)))
     median = {name: statistics.median(values) for name, values in times.items()}
     baseline = min(("tcp-1", "tcp-n"), key=median.get)  # the plain copy at its faster stream count
     report(size, args, median, times, baseline)
+    report_cpu(size, median, {name: statistics.median(values) for name, values in cpu.items() if values}, baseline)
     return 0 if median[baseline] / median["copy"] >= TARGET_RATIO else 1
+
+
+def report_cpu(size: int, median: dict[str, float], cpu: dict[str, float], baseline: str) -> None:
+    """Busy CPU seconds of each way (both ends, kernel included) and what sha256 alone costs: the CPU bound."""
+    cores = os.cpu_count() or 1
+    print(f"busy CPU seconds on this machine's {cores} cores (both ends and the kernel), medians:")
+    for name, seconds in cpu.items():
+        print(f"  {name:6s} {seconds:5.2f} s CPU over {median[name]:5.2f} s: {seconds / median[name]:.2f} cores busy")
+    hashing = sha256_seconds(size)
+    floor = (cpu[baseline] + hashing) / cores
+    print(f"sha256 of the same bytes: {hashing:.2f} s CPU on one core; a copy that hashes on arrival needs at least "
+          f"the plain copy's CPU plus that, {floor:.2f} s on {cores} cores if nothing else ran: at most "
+          f"{median[baseline] / max(floor, median[baseline]):.2f}x the plain copy here")
 
 
 def settle(cluster: Cluster) -> None:
