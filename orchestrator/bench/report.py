@@ -168,7 +168,7 @@ def write_plot(runs: list[Run], path: Path) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         raise ConfigError("--plot needs matplotlib, which the core install leaves out: "
-                          "pip install 'sparkctl[plot]'") from None
+                          "pip install 'sparkctl[plot]' (installed with pipx: pipx inject sparkctl matplotlib)") from None
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.5))
     for axis, metric, title in ((axes[0], "pp_tps", "prompt processing"), (axes[1], "tg_tps", "token generation")):
         for run in runs:

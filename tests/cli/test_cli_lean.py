@@ -53,4 +53,5 @@ def test_plot_without_matplotlib_names_the_extra(sparkctl, tmp_path, monkeypatch
     outcome = sparkctl("bench", "compare", "a", "b", "--plot", str(tmp_path / "cmp.png"))
     assert outcome.code == 2
     assert "pip install 'sparkctl[plot]'" in outcome.err and "Traceback" not in outcome.err
+    assert "pipx inject sparkctl matplotlib" in outcome.err
     assert not (tmp_path / "cmp.png").exists()
