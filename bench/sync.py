@@ -101,17 +101,14 @@ for thread in threads:
 """
 
 
-def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
-    """Run argv to success; its wall time and output. The machine's busy CPU seconds go to CPU_USED."""
+def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """Run argv to success; its wall time, the machine's busy CPU seconds meanwhile, and its output."""
     busy, started = busy_cpu_seconds(), time.monotonic()
     result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900)
-    CPU_USED.append(busy_cpu_seconds() - busy)
+    seconds, cpu = time.monotonic() - started, busy_cpu_seconds() - busy
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(argv[:4])}... failed:\n{result.stdout}\n{result.stderr}")
-    return time.monotonic() - started, result.stdout + result.stderr
-
-
-CPU_USED: list[float] = []
+    return seconds, cpu, result.stdout + result.stderr
 
 
 def busy_cpu_seconds() -> float:
@@ -133,24 +130,24 @@ def ssh(cluster: Cluster, node, command: str) -> list[str]:
     return ["ssh", "-F", str(cluster.ssh_config), node.name, command]
 
 
-def tcp_copy(cluster: Cluster, streams: int) -> float:
+def tcp_copy(cluster: Cluster, streams: int) -> tuple[float, float]:
     """The plain copy from node 1 to node 2's fabric IP over as many streams as sparkctl uses."""
     one, two = cluster.nodes[0], cluster.nodes[1]
     receiver = subprocess.Popen(ssh(cluster, two, f"python3 -c '{TCP_RECEIVE}' {two.fabric_ip} {PORT} /root/tcp-copy {streams}"))
     try:
-        seconds, _ = timed(ssh(cluster, one, f"python3 -c '{TCP_SEND}' {HUB}/{REPO} {two.fabric_ip} {PORT} {streams}"))
+        seconds, cpu, _ = timed(ssh(cluster, one, f"python3 -c '{TCP_SEND}' {HUB}/{REPO} {two.fabric_ip} {PORT} {streams}"))
         receiver.wait(60)
     finally:
         receiver.kill()
-    return seconds
+    return seconds, cpu
 
 
-def rsync_copy(cluster: Cluster) -> float:
+def rsync_copy(cluster: Cluster) -> tuple[float, float]:
     """rsync -a over ssh from node 1 to node 2's fabric IP."""
     ssh_opts = (f"ssh -i {cluster.layout.client_key} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
                 "-o LogLevel=ERROR")
     command = f"rsync -a --mkpath -e '{ssh_opts}' {HUB}/{REPO}/ root@{cluster.nodes[1].fabric_ip}:/root/rsync-copy/{REPO}/"
-    return timed(ssh(cluster, cluster.nodes[0], command))[0]
+    return timed(ssh(cluster, cluster.nodes[0], command))[:2]
 
 
 def check(cluster: Cluster, listing: str, where: str) -> None:
@@ -187,18 +184,15 @@ def measure(cluster: Cluster, args) -> int:
     for _ in range(args.repeat):
         for name, streams in (("tcp-1", 1), ("tcp-n", args.streams)):
             settle(cluster)
-            times[name].append(tcp_copy(cluster, streams))
-            cpu[name].append(CPU_USED[-1])
+            record(times, cpu, name, tcp_copy(cluster, streams))
             check(cluster, "TCP", "/root/tcp-copy")
         settle(cluster)
-        times["rsync"].append(rsync_copy(cluster))
-        cpu["rsync"].append(CPU_USED[-1])
+        record(times, cpu, "rsync", rsync_copy(cluster))
         check(cluster, "rsync", f"/root/rsync-copy/{REPO}/blobs")
         settle(cluster)
-        whole, said = timed(sync, env)
-        cpu["whole"].append(CPU_USED[-1])
+        whole, whole_cpu, said = timed(sync, env)
         check(cluster, "sparkctl", f"{HUB}/{REPO}/blobs")
-        times["whole"].append(whole)
+        record(times, cpu, "whole", (whole, whole_cpu))
         times["copy"].append(float(re.search(r"from spark1: \S+ \S+ at \S+ \S+ \(([\d.]+)s\)", said).group(1)))
     median = {name: statistics.median(values) for name, values in times.items()}
     baseline = min(("tcp-1", "tcp-n"), key=median.get)  # the plain copy at its faster stream count
@@ -218,6 +212,12 @@ def report_cpu(size: int, median: dict[str, float], cpu: dict[str, float], basel
     print(f"sha256 of the same bytes: {hashing:.2f} s CPU on one core; a copy that hashes on arrival needs at least "
           f"the plain copy's CPU plus that, {floor:.2f} s on {cores} cores if nothing else ran: at most "
           f"{median[baseline] / max(floor, median[baseline]):.2f}x the plain copy here")
+
+
+def record(times: dict[str, list[float]], cpu: dict[str, list[float]], name: str, run: tuple[float, float]) -> None:
+    """One run's wall and CPU seconds, under its way's name."""
+    times[name].append(run[0])
+    cpu[name].append(run[1])
 
 
 def settle(cluster: Cluster) -> None:
